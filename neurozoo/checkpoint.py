@@ -1,0 +1,198 @@
+"""The published checkpoint format: a folder laid out like a Hub model repo.
+
+    model.safetensors   weights only (never pickle)
+    config.json         the schema below; rebuilds the module tree
+    README.md           the model card (optional for loading)
+
+Writes are atomic per file (temporary file + rename), so an interrupted save never leaves a
+half-written checkpoint under the final name. Loads are strict: missing or unexpected keys fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from neurozoo.errors import CheckpointError, ConfigError
+from neurozoo.model import FORMAT_VERSION, NeurozooModel, model_from_config
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+# field -> (accepted types, required)
+CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
+    "format_version": ((int,), True),
+    "arch": ((str,), True),
+    "arch_kwargs": ((dict,), True),
+    "method": ((str,), True),
+    "method_kwargs": ((dict,), False),
+    "num_classes": ((int,), True),
+    "input_size": ((list,), True),
+    "mean": ((list,), True),
+    "std": ((list,), True),
+    "class_names": ((list,), True),
+    "dtype": ((str,), True),
+    "task": ((str,), False),
+    "dataset": ((str, type(None)), False),
+    "neurozoo_version": ((str,), False),
+}
+CONFIG_DEFAULTS = {"method_kwargs": {}, "task": "multiclass", "dataset": None}
+
+
+def validate_config(config: Any, source: str = "config") -> dict[str, Any]:
+    """Check ``config`` against the schema; return it with optional fields filled in."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: expected a JSON object, got {type(config).__name__}")
+    problems = []
+    for key, (types, required) in CONFIG_SCHEMA.items():
+        if key not in config:
+            if required:
+                problems.append(f"missing field {key!r}")
+            continue
+        value = config[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            expected = " or ".join(t.__name__ for t in types)
+            problems.append(f"field {key!r} must be {expected}, got {type(value).__name__} {value!r}")
+    if not problems:
+        if config["format_version"] > FORMAT_VERSION:
+            problems.append(
+                f"format_version {config['format_version']} is newer than this neurozoo reads "
+                f"({FORMAT_VERSION}); upgrade neurozoo"
+            )
+        size = config["input_size"]
+        if len(size) != 3 or not all(isinstance(v, int) and v > 0 for v in size):
+            problems.append(f"field 'input_size' must be [channels, height, width], got {size!r}")
+        elif len(config["mean"]) != size[0] or len(config["std"]) != size[0]:
+            problems.append(f"fields 'mean' and 'std' need {size[0]} values (one per channel)")
+        if len(config["class_names"]) != config["num_classes"]:
+            problems.append(
+                f"{len(config['class_names'])} class_names for num_classes={config['num_classes']}"
+            )
+    if problems:
+        raise ConfigError(f"{source} does not follow the neurozoo config schema: " + "; ".join(problems))
+    return {**CONFIG_DEFAULTS, **config}
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _weights_bytes(model) -> bytes:
+    from safetensors.torch import save
+
+    # contiguous copies: channels_last and tied tensors cannot be serialised as they are
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    return save(state, metadata={"format": "pt"})
+
+
+def save(
+    model: NeurozooModel,
+    folder: str | os.PathLike,
+    *,
+    card: str | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` in the published format to ``folder`` (created if needed); return it.
+
+    ``config_overrides`` updates ``model.config`` (e.g. class names of a custom dataset); the
+    result is schema-checked before anything is written.
+    """
+    if not isinstance(model, NeurozooModel):
+        raise TypeError(
+            f"neurozoo.save needs a model from neurozoo.create_model or neurozoo.load, got {type(model).__name__}"
+        )
+    config = validate_config({**model.config, **(config_overrides or {})}, "save()")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / WEIGHTS_NAME, _weights_bytes(model))
+    atomic_write_bytes(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    if card is not None:
+        atomic_write_bytes(folder / CARD_NAME, card.encode())
+    model.config = config
+    return folder
+
+
+def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    path = Path(folder) / CONFIG_NAME
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder} has no {CONFIG_NAME}: not a neurozoo checkpoint folder") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); re-download or re-save the checkpoint") from None
+    return validate_config(config, str(path))
+
+
+def _refuse_pickles(folder: Path) -> None:
+    weights = folder / WEIGHTS_NAME
+    if weights.exists():
+        return
+    pickled = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickled:
+        raise CheckpointError(
+            f"{folder} holds {pickled} but no {WEIGHTS_NAME}: neurozoo never loads pickle files "
+            "(they can run arbitrary code). Convert with safetensors.torch.save_file(state_dict, "
+            f"'{WEIGHTS_NAME}') from a trusted environment."
+        )
+    raise CheckpointError(f"{folder} has no {WEIGHTS_NAME}")
+
+
+def load_state(path: str | os.PathLike, device: str = "cpu") -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=device)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc}); it may be truncated: delete it and fetch it again"
+        ) from None
+
+
+def load_folder(folder: str | os.PathLike, device: str = "cpu") -> NeurozooModel:
+    """Build the model a checkpoint folder describes, load its weights strictly, eval mode."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder} is not a folder")
+    config = read_config(folder)
+    _refuse_pickles(folder)
+    model = model_from_config(config)
+    state = load_state(folder / WEIGHTS_NAME)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise CheckpointError(f"{folder / WEIGHTS_NAME} does not fit arch {config['arch']!r}: {exc}") from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_NAME} does not match arch {config['arch']!r} (method {config['method']!r}): "
+            f"missing keys {missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected keys "
+            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    return model.to(device).eval()

@@ -1,0 +1,1 @@
+"""Datasets: real data from .npz folders or torchvision layouts, multi-object digits, corruptions."""

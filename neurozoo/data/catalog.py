@@ -1,0 +1,1 @@
+"""Hook implementations registering the core datasets."""

@@ -1,0 +1,161 @@
+"""``create_model`` and the module every neurozoo model is: normalisation + the architecture's net.
+
+Models take images in [0, 1] (N, C, H, W) and normalise inside, so attacks, corruptions and the
+ONNX runtime all work on plain [0, 1] pixels. ``model.config`` is the checkpoint config (see
+``neurozoo.checkpoint``) that rebuilds the same module tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurozoo import registry
+
+FORMAT_VERSION = 1
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel, with mean and std stored as buffers (they travel with weights)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class NeurozooModel(nn.Module):
+    """``normalize`` then ``net``; ``forward(x, return_embedding=True)`` also returns the embedding."""
+
+    def __init__(self, net: nn.Module, config: dict[str, Any]):
+        super().__init__()
+        self.config = config
+        self.normalize = Normalize(config["mean"], config["std"])
+        self.net = net
+        self._preprocess = None
+
+    def forward(self, x: torch.Tensor, return_embedding: bool = False):
+        z = self.net.embed(self.normalize(x))
+        logits = self.net.classify(z)
+        return (logits, z) if return_embedding else logits
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(self.normalize(x))
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config["class_names"])
+
+    @property
+    def preprocess(self):
+        """torchvision transform: PIL image or uint8 tensor -> float tensor in [0, 1] at the input size."""
+        if self._preprocess is None:
+            from torchvision.transforms import v2
+
+            channels, height, width = self.config["input_size"]
+            steps = [v2.ToImage()]
+            if channels == 1:
+                steps.append(v2.Grayscale(num_output_channels=1))
+            steps += [v2.Resize((height, width), antialias=True), v2.ToDtype(torch.float32, scale=True)]
+            self._preprocess = v2.Compose(steps)
+        return self._preprocess
+
+
+def build_config(
+    arch: str,
+    *,
+    num_classes: int,
+    input_size: Sequence[int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    class_names: Sequence[str],
+    arch_kwargs: dict[str, Any] | None = None,
+    method: str = "baseline",
+    method_kwargs: dict[str, Any] | None = None,
+    dataset: str | None = None,
+    task: str = "multiclass",
+) -> dict[str, Any]:
+    from neurozoo import __version__
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "arch": arch,
+        "arch_kwargs": dict(arch_kwargs or {}),
+        "method": method,
+        "method_kwargs": dict(method_kwargs or {}),
+        "num_classes": int(num_classes),
+        "input_size": [int(v) for v in input_size],
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "class_names": [str(c) for c in class_names],
+        "dtype": "float32",
+        "task": task,
+        "dataset": dataset,
+        "neurozoo_version": __version__,
+    }
+
+
+def create_model(
+    arch: str,
+    num_classes: int | None = None,
+    *,
+    method: str | None = None,
+    dataset: str | None = None,
+    input_size: Sequence[int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    class_names: Sequence[str] | None = None,
+    method_kwargs: dict[str, Any] | None = None,
+    **arch_kwargs: Any,
+) -> NeurozooModel:
+    """Build architecture ``arch`` (randomly initialised), adapted by ``method`` if given.
+
+    ``dataset`` fills num_classes, input size, mean/std and class names from the dataset record;
+    explicit arguments win. Without a dataset, normalisation is the identity.
+    """
+    spec = registry.get_architecture(arch)
+    ds = registry.get_dataset(dataset) if dataset else None
+    if num_classes is None:
+        if ds is None:
+            raise ValueError(f"create_model({arch!r}) needs num_classes= or dataset=")
+        num_classes = ds.num_classes
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    size = tuple(input_size or (ds.input_size if ds else spec.input_size))
+    channels = size[0]
+    config = build_config(
+        arch,
+        num_classes=num_classes,
+        input_size=size,
+        mean=mean or (ds.mean if ds else (0.0,) * channels),
+        std=std or (ds.std if ds else (1.0,) * channels),
+        class_names=class_names or (ds.class_names if ds and ds.num_classes == num_classes else
+                                    [str(i) for i in range(num_classes)]),
+        arch_kwargs=arch_kwargs,
+        method=method or "baseline",
+        method_kwargs=method_kwargs,
+        dataset=dataset,
+        task=ds.task if ds else "multiclass",
+    )
+    return model_from_config(config)
+
+
+def model_from_config(config: dict[str, Any]) -> NeurozooModel:
+    """Build the (untrained) module tree a validated config describes."""
+    spec = registry.get_architecture(config["arch"])
+    net = spec.builder(num_classes=config["num_classes"], in_chans=config["input_size"][0], **config["arch_kwargs"])
+    method = registry.get_method(config["method"])
+    if method.adapt_model is not None:
+        net = method.adapt_model(net, **config["method_kwargs"])
+    elif config["method_kwargs"]:
+        raise ValueError(
+            f"method {config['method']!r} changes no model structure but method_kwargs "
+            f"{sorted(config['method_kwargs'])} were given"
+        )
+    return NeurozooModel(net, config)

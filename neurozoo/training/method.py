@@ -1,0 +1,140 @@
+"""What a method gives the training engine, and the plain cross-entropy behaviour it starts from.
+
+The engine owns the loop, devices, precision, distribution, checkpointing and logging. A method
+owns its phases, its losses, its gradient routing and its own resumable state:
+
+- ``phases()``: one or more :class:`Phase` (epochs, optimiser, schedule) run in order.
+- ``training_step(ctx, batch)``: returns ``{"loss": tensor, **scalars}``; the engine calls
+  ``loss.backward()`` and steps the optimiser. Methods without end-to-end backpropagation
+  return a loss whose gradients are already local (inputs detached per layer), or route
+  gradients with ``torch.autograd.grad`` and return the sum of the routed parts; either way
+  one ``backward()`` must produce the gradients the method wants.
+- ``extra_modules()``: trainable modules that are not part of the exported model (e.g. a
+  neuromodulator MLP); the engine moves, optimises, checkpoints and resumes them.
+- ``state_dict()`` / ``load_state_dict()``: non-module state that must survive a resume
+  (e.g. an epoch-dependent loss weight).
+- ``on_epoch_start(ctx)`` / ``on_epoch_end(ctx)``: schedules; ``on_epoch_end`` may return scalars
+  to log.
+
+Recipe options are declared in ``options`` with their defaults; unknown options are errors.
+Options listed in ``model_options`` change the module tree and are stored in the checkpoint
+config as ``method_kwargs`` (the method's ``adapt_model`` rebuilds them at load time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "onecycle", "step", "constant")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one optimiser and one learning-rate schedule."""
+
+    name: str
+    epochs: int
+    lr: float
+    optimizer: str = "adamw"
+    weight_decay: float = 5e-4
+    momentum: float = 0.9  # sgd only (nesterov)
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = ()  # "step": epochs (within the phase) where lr is multiplied by gamma
+    gamma: float = 0.1
+    grad_clip: float | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"phase {self.name!r}: epochs must be a non-negative int, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"phase {self.name!r}: lr must be > 0, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"phase {self.name!r}: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"phase {self.name!r}: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+
+
+@dataclass
+class StepContext:
+    """What a method sees at each step. Call ``model`` for forward passes (it may be DDP-wrapped);
+    use ``net`` (the unwrapped ``NeurozooModel``) to reach submodules."""
+
+    model: nn.Module
+    net: nn.Module
+    phase: Phase
+    phase_index: int
+    epoch: int  # global epoch, from 0
+    epoch_in_phase: int
+    step: int  # global optimiser step, from 0
+    device: torch.device
+    num_classes: int
+
+
+class TrainingMethod:
+    """Plain supervised training with cross-entropy; methods subclass and override what is theirs."""
+
+    name: ClassVar[str] = "baseline"
+    options: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "lr": 1e-3,
+        "optimizer": "adamw",
+        "weight_decay": 5e-4,
+        "schedule": "onecycle",
+        "label_smoothing": 0.0,
+        "grad_clip": None,
+    }
+    model_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **recipe: Any):
+        unknown = sorted(set(recipe) - set(self.options))
+        if unknown:
+            raise ValueError(
+                f"method {self.name!r} has no option(s) {unknown}; its options are {sorted(self.options)}"
+            )
+        self.recipe = {**self.options, **{k: v for k, v in recipe.items() if v is not None}}
+        if not isinstance(self.recipe["epochs"], int) or self.recipe["epochs"] < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {self.recipe['epochs']!r}")
+
+    def method_kwargs(self) -> dict[str, Any]:
+        return {k: self.recipe[k] for k in self.model_options}
+
+    def phases(self) -> list[Phase]:
+        r = self.recipe
+        return [
+            Phase(
+                "train",
+                epochs=r["epochs"],
+                lr=r["lr"],
+                optimizer=r["optimizer"],
+                weight_decay=r["weight_decay"],
+                schedule=r["schedule"],
+                grad_clip=r["grad_clip"],
+            )
+        ]
+
+    def extra_modules(self) -> nn.Module | None:
+        return None
+
+    def training_step(self, ctx: StepContext, batch) -> dict[str, torch.Tensor]:
+        images, targets = batch[0], batch[1]
+        logits = ctx.model(images)
+        loss = F.cross_entropy(logits, targets, label_smoothing=self.recipe["label_smoothing"])
+        return {"loss": loss}
+
+    def on_epoch_start(self, ctx: StepContext) -> None:
+        pass
+
+    def on_epoch_end(self, ctx: StepContext) -> dict[str, float] | None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,23 @@
+"""Plain cross-entropy training: the reference every method's checkpoint is compared with."""
+
+from neurozoo import Method, hookimpl
+from neurozoo.training.method import TrainingMethod
+
+from .architectures import ARCHITECTURES
+
+
+@hookimpl
+def register_architectures(register):
+    for architecture in ARCHITECTURES:
+        register(architecture)
+
+
+@hookimpl
+def register_methods(register):
+    register(
+        Method(
+            "baseline",
+            trainer=TrainingMethod,
+            description="plain cross-entropy training (the reference for every method)",
+        )
+    )
