@@ -122,6 +122,15 @@ def mirror_folders(name: str) -> list[Path]:
     return folders
 
 
+def _hf_cache_dir() -> str | None:
+    """HF_HUB_CACHE / HF_HOME as they are now (huggingface_hub reads them only at its import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return None
+
+
 def _hub_download(repo_id: str, filename: str, revision: str | None) -> Path:
     import huggingface_hub
     from huggingface_hub import errors
@@ -132,6 +141,7 @@ def _hub_download(repo_id: str, filename: str, revision: str | None) -> Path:
             repo_id,
             filename,
             revision=revision,
+            cache_dir=_hf_cache_dir(),
             endpoint=os.environ.get("HF_ENDPOINT") or None,
             local_files_only=offline,
             library_name="neurozoo",

@@ -59,10 +59,13 @@ class NeurozooModel(nn.Module):
             from torchvision.transforms import v2
 
             channels, height, width = self.config["input_size"]
-            steps = [v2.ToImage()]
+            # to float first: grayscale and resize on uint8 round down (white would become 254/255)
+            steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
             if channels == 1:
                 steps.append(v2.Grayscale(num_output_channels=1))
-            steps += [v2.Resize((height, width), antialias=True), v2.ToDtype(torch.float32, scale=True)]
+            elif channels == 3:
+                steps.append(v2.RGB())
+            steps.append(v2.Resize((height, width), antialias=True))
             self._preprocess = v2.Compose(steps)
         return self._preprocess
 

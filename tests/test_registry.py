@@ -1,0 +1,116 @@
+"""Registry and plugin manager: run-time plugins, duplicates, suggestions, broken hooks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import neurozoo
+from neurozoo import Architecture, Checkpoint, hookimpl, plugins, registry
+
+from toy_plugin import ThirdPartyPlugin, TinyNet
+
+
+@pytest.fixture
+def third_party():
+    name = plugins.register(ThirdPartyPlugin(), name="third_party")
+    yield name
+    plugins.unregister(name)
+
+
+def test_builtin_architectures_are_registered():
+    assert {"resnet18", "vgg11", "vgg16", "mobilenetv2", "densenet121", "efficientnetv2_s", "mlp"} <= set(
+        neurozoo.list_architectures()
+    )
+    assert registry.owner("architecture", "resnet18") == "baseline"
+
+
+def test_run_time_plugin_registers_and_unregisters(third_party):
+    assert "tiny_net" in neurozoo.list_architectures("tiny_*")
+    assert neurozoo.list_models("baseline-tiny_net-*") == ["baseline-tiny_net-toy.planned"]
+    assert neurozoo.list_models("baseline-tiny_net-*", pretrained=True) == []
+    model = neurozoo.create_model("tiny_net", num_classes=3)
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+    plugins.unregister(third_party)
+    assert "tiny_net" not in neurozoo.list_architectures()
+    with pytest.raises(neurozoo.UnknownNameError):
+        neurozoo.get_architecture("tiny_net")
+    plugins.register(ThirdPartyPlugin(), name=third_party)  # for the fixture's teardown
+
+
+def test_duplicate_name_names_both_plugins(third_party):
+    class Clash:
+        @hookimpl
+        def register_architectures(self, register):
+            register(Architecture("tiny_net", TinyNet, input_size=(1, 8, 8)))
+
+    plugins.register(Clash(), name="clash")
+    try:
+        with pytest.raises(neurozoo.DuplicateNameError) as info:
+            neurozoo.list_architectures()
+        assert "third_party" in str(info.value) and "clash" in str(info.value)
+    finally:
+        plugins.unregister("clash")
+    assert "tiny_net" in neurozoo.list_architectures()
+
+
+def test_unknown_names_suggest_close_ones():
+    with pytest.raises(neurozoo.UnknownNameError, match="resnet18"):
+        neurozoo.get_architecture("resnet19")
+    with pytest.raises(neurozoo.UnknownNameError, match="registered:"):
+        neurozoo.get_method("zzzz")
+
+
+def test_a_broken_hook_does_not_break_the_others():
+    class Broken:
+        @hookimpl
+        def register_architectures(self, register):
+            raise RuntimeError("boom")
+
+    plugins.register(Broken(), name="broken")
+    try:
+        with pytest.warns(UserWarning, match="broken"):
+            names = neurozoo.list_architectures()
+        assert "resnet18" in names
+        info = {p.name: p for p in plugins.list_plugins()}
+        assert "boom" in info["broken"].error
+    finally:
+        plugins.unregister("broken")
+
+
+def test_malformed_record_names_the_plugin():
+    class BadName:
+        @hookimpl
+        def register_architectures(self, register):
+            register(Architecture("Bad-Name", TinyNet))
+
+    plugins.register(BadName(), name="bad_name")
+    try:
+        with pytest.warns(UserWarning, match="bad_name.*Bad-Name"):
+            assert "resnet18" in neurozoo.list_architectures()
+    finally:
+        plugins.unregister("bad_name")
+
+
+def test_wrong_record_type_is_reported():
+    class WrongType:
+        @hookimpl
+        def register_methods(self, register):
+            register(Architecture("oops", TinyNet))
+
+    plugins.register(WrongType(), name="wrong_type")
+    try:
+        with pytest.warns(UserWarning, match="takes neurozoo.Method"):
+            neurozoo.list_methods()
+    finally:
+        plugins.unregister("wrong_type")
+
+
+def test_checkpoint_record_validation():
+    with pytest.raises(ValueError, match="64 hex"):
+        Checkpoint("baseline", "resnet18", "cifar10", repo_id="o/n",
+                   files={"model.safetensors": "abc", "config.json": "0" * 64}).validate()
+    with pytest.raises(ValueError, match="repo_id"):
+        Checkpoint("baseline", "resnet18", "cifar10",
+                   files={"model.safetensors": "0" * 64, "config.json": "0" * 64}).validate()
+    assert Checkpoint("nmhebb", "resnet18", "cifar10", tag="v2").name == "nmhebb-resnet18-cifar10.v2"
