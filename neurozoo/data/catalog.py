@@ -1,1 +1,88 @@
-"""Hook implementations registering the core datasets."""
+"""Hook implementations registering the core datasets.
+
+Real datasets (see :mod:`neurozoo.data.real` for where their files are looked for):
+
+========== ============ ========= ====================================================================
+name        input        splits     training augmentation (``augment=True``)
+========== ============ ========= ====================================================================
+mnist        1 x 28 x 28  train/test random crop 28, zero padding 2 (no flip: digits are not symmetric)
+fashion_mnist 1 x 28 x 28 train/test random crop 28, zero padding 2
+cifar10      3 x 32 x 32  train/test random crop 32, padding 4 + horizontal flip
+cifar100     3 x 32 x 32  train/test random crop 32, padding 4 + horizontal flip
+svhn         3 x 32 x 32  train/test random crop 32, padding 4 (no flip: digits)
+tinyimagenet 3 x 64 x 64  train, test random crop 64, padding 8 + horizontal flip
+               val_sample
+========== ============ ========= ====================================================================
+
+Tiny ImageNet: ``test`` is the official labelled validation set (the official test set has no
+labels); ``val_sample`` is the 2,000-image pipeline sample of the shared offline data (10 per class),
+the only Tiny ImageNet split available offline. Mean/std are per-channel statistics of the training
+split over all pixels (Tiny ImageNet: of its training set, as commonly published).
+
+Multi-object digit sets: see :mod:`neurozoo.data.multidigits`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from neurozoo.data import class_names, real
+from neurozoo.data.tensors import RandomCropFlip
+from neurozoo.hookspecs import hookimpl
+from neurozoo.records import Dataset
+
+DIGITS = tuple(str(d) for d in range(10))
+
+
+def _real(name, *, class_names, mean, std, input_size, augment, description, splits=("train", "test")):
+    load = functools.partial(real.load_split, name, input_size=input_size, splits=splits, train_augment=augment)
+    return Dataset(
+        name=name,
+        load=load,
+        num_classes=len(class_names),
+        class_names=tuple(class_names),
+        mean=mean,
+        std=std,
+        input_size=input_size,
+        splits=splits,
+        description=description,
+    )
+
+
+REAL_DATASETS = (
+    _real(
+        "mnist", class_names=DIGITS, mean=(0.1307,), std=(0.3081,), input_size=(1, 28, 28),
+        augment=RandomCropFlip(padding=2, flip=False), description="MNIST handwritten digits (LeCun et al. 1998)",
+    ),
+    _real(
+        "fashion_mnist", class_names=class_names.FASHION_MNIST, mean=(0.2860,), std=(0.3530,),
+        input_size=(1, 28, 28), augment=RandomCropFlip(padding=2, flip=False),
+        description="Fashion-MNIST Zalando article images (Xiao et al. 2017)",
+    ),
+    _real(
+        "cifar10", class_names=class_names.CIFAR10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+        input_size=(3, 32, 32), augment=RandomCropFlip(padding=4), description="CIFAR-10 (Krizhevsky 2009)",
+    ),
+    _real(
+        "cifar100", class_names=class_names.CIFAR100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
+        input_size=(3, 32, 32), augment=RandomCropFlip(padding=4),
+        description="CIFAR-100, 100 fine labels (Krizhevsky 2009)",
+    ),
+    _real(
+        "svhn", class_names=DIGITS, mean=(0.4377, 0.4438, 0.4728), std=(0.1980, 0.2010, 0.1970),
+        input_size=(3, 32, 32), augment=RandomCropFlip(padding=4, flip=False),
+        description="SVHN cropped digits, train + test (Netzer et al. 2011)",
+    ),
+    _real(
+        "tinyimagenet", class_names=class_names.TINYIMAGENET, mean=(0.4802, 0.4481, 0.3975),
+        std=(0.2770, 0.2691, 0.2821), input_size=(3, 64, 64), augment=RandomCropFlip(padding=8),
+        splits=("train", "test", "val_sample"),
+        description="Tiny ImageNet 200 classes; test = official val set; val_sample = 2,000-image offline sample",
+    ),
+)
+
+
+@hookimpl
+def register_datasets(register):
+    for record in REAL_DATASETS:
+        register(record)
