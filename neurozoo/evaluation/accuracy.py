@@ -1,0 +1,28 @@
+"""Accuracy: top-1 for single-label sets, exact-set for multi-label sets."""
+
+from __future__ import annotations
+
+import torch
+
+
+def correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Bool (N,): the arg-max class is the target."""
+    return logits.argmax(dim=1) == targets
+
+
+def exact_set_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Bool (N,): the k highest logits are exactly the k labels present (k varies per sample)."""
+    present = targets > 0.5
+    counts = present.sum(dim=1)
+    # rank of each class by logit, 0 = highest; a sample is right when every present label ranks < k
+    ranks = logits.argsort(dim=1, descending=True).argsort(dim=1)
+    return ((ranks < counts[:, None]) == present).all(dim=1)
+
+
+def top1(ctx) -> dict[str, float]:
+    return {"top1": ctx.outputs().correct.float().mean().item()}
+
+
+def exact_set(ctx) -> dict[str, float]:
+    out = ctx.outputs()
+    return {"exact_set": exact_set_correct(out.logits, out.targets).float().mean().item()}
