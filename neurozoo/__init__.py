@@ -7,7 +7,8 @@
 
 __version__ = "0.1.0"
 
-from neurozoo.checkpoint import save
+import importlib
+
 from neurozoo.errors import (
     CheckpointError,
     ConfigError,
@@ -17,22 +18,39 @@ from neurozoo.errors import (
     OfflineError,
     UnknownNameError,
 )
-from neurozoo.hookspecs import hookimpl
-from neurozoo.model import NeurozooModel, create_model
 from neurozoo.records import Architecture, Checkpoint, Dataset, Method, Metric
-from neurozoo.registry import (
-    get_architecture,
-    get_checkpoint,
-    get_dataset,
-    get_method,
-    get_metric,
-    list_architectures,
-    list_datasets,
-    list_methods,
-    list_metrics,
-    list_models,
-)
-from neurozoo.zoo import load
+
+# Public names defined in modules that import torch or pluggy -> that module. They are imported on
+# first access (PEP 562), so `import neurozoo.runtime` on an edge device without torch works.
+# Add new public names that need torch here, not as eager imports.
+_LAZY = {
+    "save": "neurozoo.checkpoint",
+    "hookimpl": "neurozoo.hookspecs",
+    "NeurozooModel": "neurozoo.model",
+    "create_model": "neurozoo.model",
+    "load": "neurozoo.zoo",
+    **dict.fromkeys(
+        (
+            "get_architecture", "get_checkpoint", "get_dataset", "get_method", "get_metric",
+            "list_architectures", "list_datasets", "list_methods", "list_metrics", "list_models",
+        ),
+        "neurozoo.registry",
+    ),
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'neurozoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Architecture",
