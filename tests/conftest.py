@@ -33,3 +33,32 @@ def shared_data() -> Path:
     if not (path / "manifest.json").exists():
         pytest.skip(f"real data not found at {path} (set NEUROZOO_DATA)")
     return path
+
+
+@pytest.fixture
+def write_data_folder(tmp_path):
+    """Factory: write ``{dataset: {split: (images NHWC uint8, labels)}}`` in the shared .npz + manifest layout.
+
+    Returns the folder. Splits of datasets already written by an earlier call in the test are kept.
+    """
+    import hashlib
+    import json
+
+    import numpy as np
+
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+
+    def write(arrays: dict) -> Path:
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        for name, splits in arrays.items():
+            for split, (images, labels) in splits.items():
+                path = folder / f"{name}_{split}.npz"
+                np.savez_compressed(path, images=np.asarray(images, np.uint8), labels=np.asarray(labels, np.int64))
+                entry = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                manifest.setdefault(name, {"splits": {}})["splits"][split] = entry
+        manifest_path.write_text(json.dumps(manifest))
+        return folder
+
+    return write

@@ -4,7 +4,7 @@ Sources, in order, all under the data root (see :func:`neurozoo.data.files.data_
 
 1. the ``.npz`` + ``manifest.json`` layout of the shared offline data (sha256-verified);
 2. the dataset's standard torchvision layout (``MNIST/raw``, ``FashionMNIST/raw``,
-   ``cifar-10-batches-py``, ``cifar-100-python``, ``{train,test}_32x32.mat``), read by the torchvision
+   ``cifar-10-batches-py``, ``cifar-100-python``, ``<split>_32x32.mat``), read by the torchvision
    dataset class, which downloads only when ``download=True``; Tiny ImageNet has no torchvision
    class: its standard ``tiny-imagenet-200/`` folder is read directly;
 3. Fashion-MNIST only: the IDX files of the Debian package ``dataset-fashion-mnist``
@@ -56,7 +56,7 @@ def _torchvision(class_name: str, layout: str, to_arrays: Callable[[object], Arr
             dataset = cls(str(root), download=download, **split_arg)
         except (RuntimeError, OSError) as exc:  # files missing or corrupted; download failed
             what = "download failed" if download else "not found (pass download=True to fetch it)"
-            return f"{root / layout}: torchvision {class_name} layout {what}: {exc}"
+            return f"{root / layout.format(split=split)}: torchvision {class_name} layout {what}: {exc}"
         return to_arrays(dataset)
 
     return load
@@ -87,7 +87,7 @@ def _fashion_mnist_debian(root: Path, split: str, download: bool) -> Arrays | st
 
 def _tinyimagenet_folder(root: Path, split: str, download: bool) -> Arrays | str:
     """The standard ``tiny-imagenet-200`` folder: ``train/<wnid>/images/*.JPEG``; test = the labelled ``val``."""
-    from torchvision.io import ImageReadMode, decode_image
+    from PIL import Image
 
     from neurozoo.data.class_names import TINYIMAGENET_WNIDS
 
@@ -105,8 +105,13 @@ def _tinyimagenet_folder(root: Path, split: str, download: bool) -> Arrays | str
         labels = [label_of[row[1]] for row in rows]
     if not files:
         return f"{folder / 'train'}: no images found (standard Tiny ImageNet folder, tiny-imagenet-200.zip)"
-    images = torch.stack([decode_image(str(f), mode=ImageReadMode.RGB) for f in files])
-    return images, torch.tensor(labels, dtype=torch.long)
+
+    def rgb(path: Path) -> np.ndarray:
+        with Image.open(path) as image:  # some Tiny ImageNet JPEGs are grayscale
+            return np.asarray(image.convert("RGB"))
+
+    images = np.stack([rgb(f) for f in files])
+    return _from_nhwc(images, np.asarray(labels, dtype=np.int64))
 
 
 FALLBACKS: dict[str, tuple[Source, ...]] = {  # sources after the .npz layout, in order
@@ -114,7 +119,7 @@ FALLBACKS: dict[str, tuple[Source, ...]] = {  # sources after the .npz layout, i
     "fashion_mnist": (_torchvision("FashionMNIST", "FashionMNIST/raw", _mnist_like), _fashion_mnist_debian),
     "cifar10": (_torchvision("CIFAR10", "cifar-10-batches-py", _cifar_like),),
     "cifar100": (_torchvision("CIFAR100", "cifar-100-python", _cifar_like),),
-    "svhn": (_torchvision("SVHN", "{train,test}_32x32.mat", _svhn),),
+    "svhn": (_torchvision("SVHN", "{split}_32x32.mat", _svhn),),
     "tinyimagenet": (_tinyimagenet_folder,),
 }
 
