@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import itertools
 import math
 import os
 import platform
@@ -219,7 +220,7 @@ def evaluate(
 
     is_torch = isinstance(target.model, nn.Module)
     if is_torch:
-        device = torch.device(device) if device else next(target.model.parameters()).device
+        device = torch.device(device) if device else _device_of(target.model)
         was_training = target.model.training
         target.model.eval().to(device)
         if channels_last:
@@ -266,6 +267,11 @@ def evaluate(
         "device": str(device),
         "bf16": bf16,
     }
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
 
 
 def _python_call(source: str, dataset: str, names: list[str], limit: int | None, split: str) -> str:
