@@ -28,6 +28,7 @@ _LAZY = {
     "hookimpl": "neurozoo.hookspecs",
     "NeurozooModel": "neurozoo.model",
     "create_model": "neurozoo.model",
+    "export_onnx": "neurozoo.export",
     "load": "neurozoo.zoo",
     **dict.fromkeys(
         (
@@ -67,6 +68,7 @@ __all__ = [
     "OfflineError",
     "UnknownNameError",
     "create_model",
+    "export_onnx",
     "get_architecture",
     "get_checkpoint",
     "get_dataset",

@@ -18,7 +18,9 @@ from rich.table import Table
 from neurozoo import __version__, plugins, registry
 from neurozoo.errors import NeurozooError
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("neurozoo.evaluation.cli", "neurozoo.publish", "neurozoo.training.cli")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "neurozoo.cards", "neurozoo.evaluation.cli", "neurozoo.export_cli", "neurozoo.publish", "neurozoo.training.cli",
+)
 
 _KINDS = {
     "models": registry.list_models,

@@ -1,0 +1,308 @@
+"""ONNX export (torch side): an fp32 graph, an optional static int8 QDQ copy, and the checks on both.
+
+    report = neurozoo.export_onnx("runs/baseline-resnet18-cifar10-...", int8=True)
+    print(report.summary())
+
+Writes ``model.onnx`` (fp32, dynamic batch, one self-contained file) next to the checkpoint, or in
+``out_dir``; with ``int8=True`` also ``model.int8.onnx`` (QDQ, per-channel int8 weights, uint8
+activations: the onnxruntime recommendation for x86 CPUs with VNNI), calibrated on images of the
+dataset's train split. Both carry :class:`neurozoo.onnx_metadata.OnnxMetadata`, which is all that
+:mod:`neurozoo.runtime` needs to run them without torch.
+
+Export validates itself: the fp32 graph must match torch to ``FP32_ATOL`` on a batch size other
+than the traced one (else :class:`ExportError` and nothing is written), and the int8 graph's
+accuracy on held-out images (the test split) is measured against the fp32 graph's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurozoo import __version__
+from neurozoo.checkpoint import WEIGHTS_NAME, _weights_bytes, atomic_write_bytes, sha256_file
+from neurozoo.errors import NeurozooError
+from neurozoo.model import NeurozooModel
+from neurozoo.onnx_metadata import OnnxMetadata
+
+FP32_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
+INPUT_NAME = "images"
+OUTPUT_NAME = "logits"
+TRACE_BATCH = 2
+CHECK_BATCH = 3  # differs from TRACE_BATCH: proves the batch dimension really is dynamic
+FP32_ATOL = 1e-4
+RUN_BATCH = 64  # batch size for calibration and held-out passes through onnxruntime
+
+
+class ExportError(NeurozooError):
+    """A model that cannot be exported, or whose exported graph disagrees with torch."""
+
+
+@dataclass
+class ExportReport:
+    fp32_path: Path
+    fp32_max_abs_diff: float  # |onnxruntime - torch| on CHECK_BATCH images, fp32 logits
+    int8_path: Path | None = None
+    calibration_images: int = 0
+    held_out_images: int = 0
+    fp32_accuracy: float | None = None  # of the fp32 graph on the held-out images
+    int8_accuracy: float | None = None
+    int8_agreement: float | None = None  # fraction of held-out images where int8 and fp32 agree
+
+    @property
+    def accuracy_drop_pp(self) -> float | None:
+        """fp32 minus int8 accuracy on the held-out images, in percentage points."""
+        if self.int8_accuracy is None or self.fp32_accuracy is None:
+            return None
+        return 100.0 * (self.fp32_accuracy - self.int8_accuracy)
+
+    def summary(self) -> str:
+        lines = [
+            f"fp32: {self.fp32_path}  (onnxruntime vs torch at batch {CHECK_BATCH}, traced at "
+            f"{TRACE_BATCH}: max abs diff {self.fp32_max_abs_diff:.2e}, limit {FP32_ATOL:.0e})"
+        ]
+        if self.int8_path is not None:
+            lines += [
+                f"int8: {self.int8_path}  (static QDQ, per-channel, {self.calibration_images} calibration images)",
+                f"held-out accuracy on {self.held_out_images} images: fp32 {100 * self.fp32_accuracy:.2f}%, "
+                f"int8 {100 * self.int8_accuracy:.2f}% (drop {self.accuracy_drop_pp:+.2f} pp; "
+                f"int8 agrees with fp32 on {100 * self.int8_agreement:.2f}%)",
+            ]
+        return "\n".join(lines)
+
+
+def export_onnx(
+    model_or_name: NeurozooModel | str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    int8: bool = False,
+    calibration: Any = None,
+    held_out: tuple[Any, Any] | None = None,
+    opset: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    calibration_size: int = 256,
+    held_out_size: int = 1000,
+    seed: int = 0,
+) -> ExportReport:
+    """Export a model (or the checkpoint a name, run folder or checkpoint folder names) to ONNX.
+
+    ``out_dir`` defaults to the checkpoint folder (required for an in-memory model).
+    ``calibration``: int8 calibration images, (N, C, H, W) in [0, 1]; default ``calibration_size``
+    random images of the dataset's train split. ``held_out``: ``(images, targets)`` for the int8
+    accuracy check; default ``held_out_size`` random images of the test split. ``data_dir`` is the
+    dataset root (default ``$NEUROZOO_DATA``). ``opset`` defaults to the exporter's choice.
+    """
+    model, source = _resolve(model_or_name)
+    if out_dir is None and source is None:
+        raise ValueError("export_onnx(model) of an in-memory model needs out_dir=: the folder to write model.onnx to")
+    out = Path(out_dir) if out_dir is not None else source
+    out.mkdir(parents=True, exist_ok=True)
+    config = model.config
+    fp32_bytes = _stamp(_export_fp32(model, opset), _metadata(model, source, "fp32"))
+
+    import onnxruntime
+
+    fp32_session = onnxruntime.InferenceSession(fp32_bytes, providers=["CPUExecutionProvider"])
+    check = np.random.default_rng(seed).random((CHECK_BATCH, *config["input_size"]), dtype=np.float32)
+    diff = _max_abs_diff(model, fp32_session, check)
+    if not diff <= FP32_ATOL:  # also catches NaN
+        raise ExportError(
+            f"the exported graph of {config['arch']!r} (method {config['method']!r}) disagrees with torch: "
+            f"max abs logit diff {diff:.3g} > {FP32_ATOL:g} at batch {CHECK_BATCH}; nothing was written. "
+            "A layer the exporter translates differently is the usual cause: export with "
+            "torch.onnx.export(..., report=True) to see the translated graph"
+        )
+    report = ExportReport(fp32_path=out / FP32_NAME, fp32_max_abs_diff=diff)
+    atomic_write_bytes(report.fp32_path, fp32_bytes)
+    if not int8:
+        return report
+
+    if calibration is None:
+        calibration, _ = _dataset_sample(config, "train", calibration_size, data_dir, seed, "calibration=")
+    calibration = _images(calibration, config, "calibration")
+    if held_out is None:
+        held_out = _dataset_sample(config, "test", held_out_size, data_dir, seed, "held_out=")
+    held_images, held_targets = _images(held_out[0], config, "held_out images"), np.asarray(held_out[1])
+    if len(held_targets) != len(held_images):
+        raise ValueError(f"held_out has {len(held_images)} images but {len(held_targets)} targets")
+
+    report.int8_path = out / INT8_NAME
+    atomic_write_bytes(
+        report.int8_path, _stamp(_quantize(report.fp32_path, calibration), _metadata(model, source, "int8"))
+    )
+    int8_session = onnxruntime.InferenceSession(str(report.int8_path), providers=["CPUExecutionProvider"])
+    fp32_logits = _run(fp32_session, held_images)
+    int8_logits = _run(int8_session, held_images)
+    task = config.get("task", "multiclass")
+    report.calibration_images = len(calibration)
+    report.held_out_images = len(held_images)
+    report.fp32_accuracy = _accuracy(fp32_logits, held_targets, task)
+    report.int8_accuracy = _accuracy(int8_logits, held_targets, task)
+    report.int8_agreement = _agreement(fp32_logits, int8_logits, task)
+    return report
+
+
+def _resolve(model_or_name) -> tuple[NeurozooModel, Path | None]:
+    """The model in eval mode and the checkpoint folder it came from (None for an in-memory model)."""
+    if isinstance(model_or_name, NeurozooModel):
+        return model_or_name.eval(), None
+    if isinstance(model_or_name, torch.nn.Module):
+        raise TypeError(
+            f"export_onnx needs a model from neurozoo.create_model or neurozoo.load (it reads labels and "
+            f"input size from model.config), got {type(model_or_name).__name__}"
+        )
+    from neurozoo.checkpoint import load_folder
+    from neurozoo.zoo import resolve
+
+    folder = resolve(model_or_name)
+    return load_folder(folder), folder
+
+
+def _metadata(model: NeurozooModel, source: Path | None, precision: str) -> OnnxMetadata:
+    config = model.config
+    if source is not None:
+        sha = sha256_file(source / WEIGHTS_NAME)
+    else:  # the file neurozoo.save would write for this model
+        sha = hashlib.sha256(_weights_bytes(model)).hexdigest()
+    return OnnxMetadata(
+        neurozoo_version=__version__,
+        class_names=tuple(config["class_names"]),
+        input_size=tuple(config["input_size"]),
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        task=config.get("task", "multiclass"),
+        arch=config["arch"],
+        method=config["method"],
+        dataset=config.get("dataset"),
+        source_sha256=sha,
+        precision=precision,
+    )
+
+
+def _export_fp32(model: NeurozooModel, opset: int | None):
+    """The fp32 graph (onnx.ModelProto) with a dynamic batch dimension, weights inside."""
+    example = torch.rand(TRACE_BATCH, *model.config["input_size"])
+    try:
+        program = torch.onnx.export(
+            model,
+            (example,),
+            dynamo=True,
+            external_data=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+            verbose=False,
+        )
+    except Exception as exc:  # the exporter raises many types; all mean "this graph does not export"
+        raise ExportError(
+            f"torch.onnx.export failed for arch {model.config['arch']!r} (method {model.config['method']!r}): "
+            f"{type(exc).__name__}: {exc}. Every layer must be traceable by torch.export with a dynamic "
+            "batch: complex values as real pairs, no data-dependent Python control flow"
+        ) from exc
+    return program.model_proto
+
+
+def _stamp(model_proto, metadata: OnnxMetadata) -> bytes:
+    """The serialised model with ``metadata`` as its only metadata_props."""
+    del model_proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        entry = model_proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return model_proto.SerializeToString()
+
+
+def _quantize(fp32_path: Path, calibration: np.ndarray):
+    """Static QDQ int8 quantisation of the graph at ``fp32_path``; returns the onnx.ModelProto."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches: Iterator[np.ndarray] = _batches(calibration)
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {INPUT_NAME: batch}
+
+    with tempfile.TemporaryDirectory(prefix="neurozoo-int8-") as tmp:
+        prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "quantized.onnx"
+        # shape inference + graph optimisation first: the onnxruntime-recommended order
+        quant_pre_process(str(fp32_path), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+        return onnx.load(str(quantized))
+
+
+def _dataset_sample(config: dict, split: str, count: int, data_dir, seed: int, argument: str):
+    """``count`` random (seeded) images and targets of the model's dataset split, as numpy."""
+    if not config.get("dataset"):
+        raise ValueError(
+            f"the model's config names no dataset, so there are no {split} images for int8 calibration "
+            f"and checking: pass {argument} explicitly"
+        )
+    from torch.utils.data import DataLoader, Subset
+
+    from neurozoo.registry import get_dataset
+
+    data = get_dataset(config["dataset"]).load(split, root=data_dir)
+    indices = np.random.default_rng(seed).permutation(len(data))[:count].tolist()
+    images, targets, *_ = next(iter(DataLoader(Subset(data, indices), batch_size=len(indices))))
+    return images.numpy(), targets.numpy()
+
+
+def _images(images: Any, config: dict, name: str) -> np.ndarray:
+    array = np.ascontiguousarray(np.asarray(images, dtype=np.float32))
+    expected = tuple(config["input_size"])
+    if array.ndim != 4 or array.shape[1:] != expected or len(array) == 0:
+        raise ValueError(f"{name} must be a non-empty (N, {', '.join(map(str, expected))}) array, got {array.shape}")
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        raise ValueError(f"{name} must be finite pixels in [0, 1] (the model normalises inside)")
+    return array
+
+
+def _batches(images: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(images), RUN_BATCH):
+        yield images[start:start + RUN_BATCH]
+
+
+def _run(session, images: np.ndarray) -> np.ndarray:
+    return np.concatenate([session.run(None, {INPUT_NAME: batch})[0] for batch in _batches(images)])
+
+
+def _max_abs_diff(model: NeurozooModel, session, images: np.ndarray) -> float:
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images)).numpy()
+    return float(np.abs(_run(session, images) - expected).max())
+
+
+def _decisions(logits: np.ndarray, task: str) -> np.ndarray:
+    """Predicted class per image (multiclass) or predicted label set (multilabel, logit > 0)."""
+    return logits > 0 if task == "multilabel" else logits.argmax(1)
+
+
+def _accuracy(logits: np.ndarray, targets: np.ndarray, task: str) -> float:
+    """Top-1 accuracy (multiclass) or mean per-label accuracy (multilabel)."""
+    truth = targets > 0.5 if task == "multilabel" else targets
+    return float((_decisions(logits, task) == truth).mean())
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, task: str) -> float:
+    return float((_decisions(a, task) == _decisions(b, task)).mean())

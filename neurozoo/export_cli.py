@@ -1,0 +1,61 @@
+"""``neurozoo export`` (torch side) and ``neurozoo predict`` (edge runtime, no torch).
+
+    neurozoo export NAME_OR_RUN_OR_FOLDER [--int8] [--opset N] [--out DIR] [--data-dir DIR]
+    neurozoo predict MODEL.onnx IMAGE... [--top-k K] [--no-resize]
+
+Both import their heavy modules inside the handler, so building the parser stays cheap and
+``neurozoo predict`` never imports torch.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX (fp32, optionally int8), validated against torch",
+        description="Write model.onnx (and with --int8 model.int8.onnx) next to the checkpoint or in --out.",
+    )
+    p.add_argument("model", metavar="NAME_OR_RUN_OR_FOLDER",
+                   help="registered name, checkpoint or run folder, or hf-hub:ORG/NAME")
+    p.add_argument("--int8", action="store_true",
+                   help="also write model.int8.onnx (static QDQ, per-channel), calibrated on train images")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--out", help="output folder (default: the checkpoint folder)")
+    p.add_argument("--data-dir", help="dataset folder for calibration and held-out images (default: $NEUROZOO_DATA)")
+    p.add_argument("--calibration-size", type=int, default=256, help="train images for int8 calibration")
+    p.add_argument("--held-out", type=int, default=1000, help="test images for the int8 accuracy check")
+    p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser(
+        "predict", help="classify image files with an exported ONNX model (no torch needed)",
+        description="Print the top-k labels of each image, using the labels and input size stored in the model.",
+    )
+    p.add_argument("onnx_model", metavar="MODEL.onnx")
+    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--no-resize", dest="allow_resize", action="store_false",
+                   help="refuse images whose size differs from the model's input size")
+    p.set_defaults(func=run_predict)
+
+
+def run_export(args) -> int:
+    from neurozoo.export import export_onnx
+
+    report = export_onnx(
+        args.model, args.out, int8=args.int8, opset=args.opset, data_dir=args.data_dir,
+        calibration_size=args.calibration_size, held_out_size=args.held_out,
+    )
+    print(report.summary())
+    return 0
+
+
+def run_predict(args) -> int:
+    from neurozoo.runtime import OnnxClassifier
+
+    classifier = OnnxClassifier(args.onnx_model, allow_resize=args.allow_resize)
+    for path in args.images:
+        prediction = classifier.predict_file(path, top_k=args.top_k)
+        print(path)
+        for label, probability in zip(prediction.labels, prediction.probabilities):
+            print(f"  {probability:7.4f}  {label}")
+    return 0
