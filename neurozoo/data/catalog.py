@@ -19,14 +19,27 @@ labels); ``val_sample`` is the 2,000-image pipeline sample of the shared offline
 the only Tiny ImageNet split available offline. Mean/std are per-channel statistics of the training
 split over all pixels (Tiny ImageNet: of its training set, as commonly published).
 
-Multi-object digit sets: see :mod:`neurozoo.data.multidigits`.
+Multi-object digit sets (multi-label, 1 x 32 x 32, splits train/test, items ``(image, multi_hot,
+masks)``; generator and mask layout: :mod:`neurozoo.data.multidigits`). Each name fixes the variant
+that checkpoint configs record; ``load(..., n_digits=, max_overlap=, background=, seed=, size=)``
+overrides any of them for one-off tests:
+
+================= ======== =========== ==========
+name               n_digits max_overlap background
+================= ======== =========== ==========
+multimnist         2        0           none
+multimnist_o25     2        0.25        none
+multimnist_o50     2        0.5         none
+multimnist3        3        0           none
+multimnist_cifar   2        0           cifar10
+================= ======== =========== ==========
 """
 
 from __future__ import annotations
 
 import functools
 
-from neurozoo.data import class_names, real
+from neurozoo.data import class_names, multidigits, real
 from neurozoo.data.tensors import RandomCropFlip
 from neurozoo.hookspecs import hookimpl
 from neurozoo.records import Dataset
@@ -82,7 +95,42 @@ REAL_DATASETS = (
 )
 
 
+
+
+def _multidigits(name, *, mean, std, description, **variant):
+    return Dataset(
+        name=name,
+        load=functools.partial(multidigits.load, **variant),
+        num_classes=10,
+        class_names=DIGITS,
+        mean=(mean,),
+        std=(std,),
+        input_size=(1, 32, 32),
+        task="multilabel",
+        description=description,
+    )
+
+
+# mean/std: of each variant's generated training set (seed 0, 60,000 images)
+MULTIDIGIT_DATASETS = (
+    _multidigits("multimnist", mean=0.0824, std=0.2381, description="2 MNIST digits of different classes, disjoint boxes"),
+    _multidigits(
+        "multimnist_o25", max_overlap=0.25, mean=0.0821, std=0.2382,
+        description="2 MNIST digits, boxes overlap <= 25% of the smaller box",
+    ),
+    _multidigits(
+        "multimnist_o50", max_overlap=0.5, mean=0.0814, std=0.238,
+        description="2 MNIST digits, boxes overlap <= 50% of the smaller box",
+    ),
+    _multidigits("multimnist3", n_digits=3, mean=0.1236, std=0.2828, description="3 MNIST digits of different classes"),
+    _multidigits(
+        "multimnist_cifar", background="cifar10", mean=0.5359, std=0.2705,
+        description="2 MNIST digits on grayscale CIFAR-10 backgrounds",
+    ),
+)
+
+
 @hookimpl
 def register_datasets(register):
-    for record in REAL_DATASETS:
+    for record in REAL_DATASETS + MULTIDIGIT_DATASETS:
         register(record)
