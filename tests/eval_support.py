@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from neurozoo import Architecture, Dataset, create_model, hookimpl, plugins
+from neurozoo import Architecture, Dataset, hookimpl, plugins
 from neurozoo.model import NeurozooModel, build_config
 
 LOADS: Counter = Counter()
@@ -57,20 +57,24 @@ def _loader(name: str, arrays):
     return load
 
 
+TWO_CLASS_LABELS = torch.tensor([label for label, _ in TWO_CLASS])
+EVALTEST = Dataset("evaltest", _loader("evaltest", signal_arrays()), 4, LABELS_4, (0.1,), (0.3,), (1, 8, 8))
+EVALTEST_NOISE = Dataset("evaltest_noise", _loader("evaltest_noise", noise_arrays()), 4, LABELS_4, (0.5,), (0.3,),
+                         (1, 8, 8))
+EVALTEST_LOOKUP = Dataset("evaltest_lookup", _loader("evaltest_lookup", (index_images(10), TWO_CLASS_LABELS)),
+                          2, LABELS_2, (0.0,), (1.0,), (1, 2, 2))
+EVALTEST_PAIRS = Dataset("evaltest_pairs", _loader("evaltest_pairs", (index_images(4), torch.tensor([0, 0, 1, 1]))),
+                         2, LABELS_2, (0.0,), (1.0,), (1, 2, 2))
+EVALTEST_MULTILABEL = Dataset("evaltest_multilabel",
+                              _loader("evaltest_multilabel", (index_images(4), MULTI_TARGETS)),
+                              4, LABELS_4, (0.0,), (1.0,), (1, 2, 2), task="multilabel")
+
+
 class EvalTestPlugin:
     @hookimpl
     def register_datasets(register):
-        register(Dataset("evaltest", _loader("evaltest", signal_arrays()), 4, LABELS_4, (0.1,), (0.3,), (1, 8, 8)))
-        register(Dataset("evaltest_noise", _loader("evaltest_noise", noise_arrays()), 4, LABELS_4, (0.5,), (0.3,),
-                         (1, 8, 8)))
-        two_labels = torch.tensor([label for label, _ in TWO_CLASS])
-        register(Dataset("evaltest_lookup", _loader("evaltest_lookup", (index_images(len(TWO_CLASS)), two_labels)),
-                         2, LABELS_2, (0.0,), (1.0,), (1, 2, 2)))
-        register(Dataset("evaltest_pairs", _loader("evaltest_pairs", (index_images(4), torch.tensor([0, 0, 1, 1]))),
-                         2, LABELS_2, (0.0,), (1.0,), (1, 2, 2)))
-        register(Dataset("evaltest_multilabel",
-                         _loader("evaltest_multilabel", (index_images(len(MULTI_TARGETS)), MULTI_TARGETS)),
-                         4, LABELS_4, (0.0,), (1.0,), (1, 2, 2), task="multilabel"))
+        for dataset in (EVALTEST, EVALTEST_NOISE, EVALTEST_LOOKUP, EVALTEST_PAIRS, EVALTEST_MULTILABEL):
+            register(dataset)
 
     @hookimpl
     def register_architectures(register):
@@ -145,7 +149,7 @@ def wrap(net: nn.Module, dataset: Dataset) -> NeurozooModel:
 def trained_mlp(steps: int = 150, seed: int = 0) -> NeurozooModel:
     """A TinyMLP trained on ``evaltest`` to 100 % (full-batch Adam)."""
     torch.manual_seed(seed)
-    model = create_model("evaltest_mlp", dataset="evaltest")
+    model = wrap(TinyMLP(num_classes=4), EVALTEST)
     images, labels = signal_arrays()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):
@@ -163,3 +167,18 @@ def evaltest_plugin():
     plugins.register(EvalTestPlugin, name="evaltest")
     yield
     plugins.unregister("evaltest")
+
+
+@pytest.fixture(scope="module")
+def single_threaded():
+    """One torch and one OpenMP thread: on this shared, oversubscribed CPU, tiny models and k-means
+    on a few points run 30x slower with two threads spinning at barriers than with one."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            yield
+    finally:
+        torch.set_num_threads(threads)

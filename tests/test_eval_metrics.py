@@ -7,31 +7,26 @@ import math
 import pytest
 import torch
 from eval_support import (
+    EVALTEST,
+    EVALTEST_LOOKUP,
+    EVALTEST_MULTILABEL,
+    EVALTEST_NOISE,
+    EVALTEST_PAIRS,
     MULTI_TARGETS,
     TWO_CLASS,
     ConstantNet,
     LookupNet,
     OracleNet,
     evaltest_plugin,  # noqa: F401 (fixture)
+    single_threaded,  # noqa: F401 (fixture)
     wrap,
 )
 
-import neurozoo
 from neurozoo.evaluation import evaluate
 from neurozoo.evaluation.accuracy import exact_set_correct
 from neurozoo.evaluation.calibration import expected_calibration_error
 
-pytestmark = pytest.mark.usefixtures("evaltest_plugin")
-
-
-@pytest.fixture(autouse=True)
-def single_threaded_kmeans():
-    """scikit-learn's OpenMP k-means stalls for seconds on a shared, oversubscribed CPU; one thread
-    is ample for these few points."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
+pytestmark = pytest.mark.usefixtures("single_threaded", "evaltest_plugin")
 
 
 def figures(result):
@@ -41,11 +36,11 @@ def figures(result):
 def two_class_model():
     p0 = torch.tensor([p for _, p in TWO_CLASS], dtype=torch.float64)
     logits = torch.stack([p0.log(), (1 - p0).log()], 1).float()
-    return wrap(LookupNet(logits), neurozoo.get_dataset("evaltest_lookup"))
+    return wrap(LookupNet(logits), EVALTEST_LOOKUP)
 
 
 def test_perfect_classifier():
-    model = wrap(OracleNet(), neurozoo.get_dataset("evaltest"))
+    model = wrap(OracleNet(), EVALTEST)
     result = evaluate(model, "evaltest", ["top1", "nmi", "ece", "misclassification_auroc"])
     got = figures(result)
     assert got["top1"] == 1.0
@@ -56,7 +51,7 @@ def test_perfect_classifier():
 
 
 def test_constant_classifier_is_at_the_class_prior():
-    model = wrap(ConstantNet(), neurozoo.get_dataset("evaltest"))
+    model = wrap(ConstantNet(), EVALTEST)
     got = figures(evaluate(model, "evaltest", ["top1", "ece"]))
     assert got["top1"] == 0.25  # balanced classes, always class 0
     confidence = torch.tensor([5.0, 0, 0, 0]).softmax(0)[0].item()
@@ -65,7 +60,7 @@ def test_constant_classifier_is_at_the_class_prior():
 
 def test_random_classifier_is_at_chance():
     torch.manual_seed(0)
-    model = wrap(OracleNet(), neurozoo.get_dataset("evaltest_noise"))  # reads noise: unrelated to labels
+    model = wrap(OracleNet(), EVALTEST_NOISE)  # reads noise: unrelated to labels
     got = figures(evaluate(model, "evaltest_noise", ["top1", "nmi", "misclassification_auroc"]))
     assert got["top1"] == pytest.approx(0.25, abs=0.04)
     assert got["nmi"] < 0.02
@@ -94,7 +89,7 @@ def test_nmi_of_clusters_unrelated_to_labels_is_zero():
     # labels are 0, 0, 1, 1; samples 0 and 2 cluster together, 1 and 3 together: mutual information 0
     features = torch.tensor([[0.0, 0.0], [10.0, 10.0], [0.1, 0.0], [10.0, 10.1]])
     net = LookupNet(torch.zeros(4, 2), features)
-    got = figures(evaluate(wrap(net, neurozoo.get_dataset("evaltest_pairs")), "evaltest_pairs", ["nmi"]))
+    got = figures(evaluate(wrap(net, EVALTEST_PAIRS), "evaltest_pairs", ["nmi"]))
     assert got["nmi"] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -102,7 +97,7 @@ def test_exact_set_multilabel():
     # sample 0: top-2 = {0, 1} right; 1: top-1 = {2} right; 2: top-3 = {0, 1, 2} != {0, 2, 3}; 3: top-1 = {0} != {1}
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 5.0, 2.0], [3.0, 2.5, 2.0, 0.0], [2.0, 1.0, 0.0, 0.0]])
     assert exact_set_correct(logits, MULTI_TARGETS).tolist() == [True, True, False, False]
-    model = wrap(LookupNet(logits), neurozoo.get_dataset("evaltest_multilabel"))
+    model = wrap(LookupNet(logits), EVALTEST_MULTILABEL)
     assert figures(evaluate(model, "evaltest_multilabel", ["exact_set"])) == {"exact_set": 0.5}
     # the default metric of a multi-label set is exact_set
     assert list(evaluate(model, "evaltest_multilabel")["metrics"]) == ["exact_set"]
@@ -114,13 +109,13 @@ def test_outputs_are_collected_once_for_all_metrics(monkeypatch):
     passes = []
     original = EvalContext._collect
     monkeypatch.setattr(EvalContext, "_collect", lambda self, *a: passes.append(a) or original(self, *a))
-    model = wrap(OracleNet(), neurozoo.get_dataset("evaltest"))
+    model = wrap(OracleNet(), EVALTEST)
     evaluate(model, "evaltest", ["top1", "nmi", "ece", "misclassification_auroc"], limit=100)
     assert passes == [("test", 100)]
 
 
 def test_limit_takes_the_first_samples():
-    model = wrap(ConstantNet(), neurozoo.get_dataset("evaltest"))
+    model = wrap(ConstantNet(), EVALTEST)
     result = evaluate(model, "evaltest", "top1", limit=3)  # labels 0, 1, 2 -> one right
     assert result["num_samples"] == 3
     assert math.isclose(figures(result)["top1"], 1 / 3)

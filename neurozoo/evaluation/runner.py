@@ -258,7 +258,7 @@ def evaluate(
         "limit": limit,
         "num_samples": len(ctx.data()),
         "metrics": results,
-        "curves": [asdict(curve) for curve in ctx.curves],
+        "curves": [{**asdict(c), "x": list(c.x), "y": list(c.y)} for c in ctx.curves],
         "options": options,
         "seconds": seconds,
         "checkpoint_sha256": target.sha256,
