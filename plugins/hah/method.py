@@ -1,0 +1,90 @@
+"""The ``hah`` training method: cross-entropy end to end plus each HaH layer's local HaH cost.
+
+Recipe [code] (authors' HaH repository, cifar.yaml / train_hah.py): Adam lr 1e-3, no weight
+decay, batch 128, 100 epochs, lr x0.1 at 3/5 and 4/5 of the epochs (60 and 80 of 100).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+
+from neurozoo.training.method import Phase, StepContext, TrainingMethod
+
+from .layers import hah_blocks
+from .losses import DEFAULT_ALPHAS, capture_local_outputs, hah_loss
+
+# [code] train_hah.py: MultiStepLR(milestones=[int(epochs * 3 / 5), int(epochs * 4 / 5)], gamma=0.1)
+MILESTONE_FRACTIONS = (3 / 5, 4 / 5)
+
+
+class HaHMethod(TrainingMethod):
+    """Options (defaults from ../shared/METHODS.md section 4):
+
+    - ``alphas``: per-HaH-layer weights of the HaH cost, in block order.
+    - ``hah_lambda``: anti-Hebbian weight lambda; 1.0 (METHODS.md default, hahtorch's HaHCost
+      default); 0.1 is the documented alternative (the value in the authors' cifar.yaml).
+    - ``hah_ratio``: fraction K/C of channels promoted per position (0.1).
+    - ``milestones``: epochs where lr is multiplied by 0.1; ``None`` = 3/5 and 4/5 of ``epochs``.
+    - model options (stored in the checkpoint, applied by ``adapt_model``): ``hah_layers``
+      (0 = keep the architecture's own HaH blocks; N = convert the first N convs of a plain CNN),
+      ``sigma`` (divisive normalisation, 0.1), ``keep_ratio`` (spatial top fraction kept, 0.2).
+    """
+
+    name: ClassVar[str] = "hah"
+    options: ClassVar[dict[str, Any]] = {
+        "epochs": 100,
+        "lr": 1e-3,
+        "optimizer": "adam",
+        "weight_decay": 0.0,
+        "schedule": "step",
+        "milestones": None,
+        "label_smoothing": 0.0,
+        "grad_clip": None,
+        "alphas": DEFAULT_ALPHAS,
+        "hah_lambda": 1.0,
+        "hah_ratio": 0.1,
+        "hah_layers": 0,
+        "sigma": 0.1,
+        "keep_ratio": 0.2,
+    }
+    model_options: ClassVar[tuple[str, ...]] = ("hah_layers", "sigma", "keep_ratio")
+
+    def __init__(self, **recipe: Any):
+        super().__init__(**recipe)
+        alphas = self.recipe["alphas"]
+        if isinstance(alphas, (int, float)) or any(float(a) < 0 for a in alphas):
+            raise ValueError(f"alphas must be a sequence of non-negative floats (one per HaH layer), got {alphas!r}")
+        self.recipe["alphas"] = tuple(float(a) for a in alphas)
+
+    def milestones(self) -> tuple[int, ...]:
+        explicit = self.recipe["milestones"]
+        if explicit is not None:
+            return tuple(int(m) for m in explicit)
+        return tuple(int(self.recipe["epochs"] * f) for f in MILESTONE_FRACTIONS)
+
+    def phases(self) -> list[Phase]:
+        r = self.recipe
+        return [
+            Phase(
+                "train",
+                epochs=r["epochs"],
+                lr=r["lr"],
+                optimizer=r["optimizer"],
+                weight_decay=r["weight_decay"],
+                schedule=r["schedule"],
+                milestones=self.milestones(),
+                gamma=0.1,
+                grad_clip=r["grad_clip"],
+            )
+        ]
+
+    def training_step(self, ctx: StepContext, batch):
+        images, targets = batch[0], batch[1]
+        blocks = hah_blocks(ctx.net)
+        with capture_local_outputs(blocks) as captured:
+            logits = ctx.model(images)
+        ce = F.cross_entropy(logits, targets, label_smoothing=self.recipe["label_smoothing"])
+        hah = hah_loss(captured, self.recipe["alphas"], self.recipe["hah_ratio"], self.recipe["hah_lambda"])
+        return {"loss": ce + hah, "ce": ce.detach(), "hah": hah.detach()}
