@@ -1,1 +1,20 @@
-"""The training engine."""
+"""The training engine: ``train`` runs a method's phases into a resumable run folder.
+
+- :mod:`~neurozoo.training.method`: what a method gives the engine (the protocol).
+- :mod:`~neurozoo.training.run`: ``train()``, epochs, checkpoints, resume, signals.
+- :mod:`~neurozoo.training.engine`: one process's model, optimiser and training step.
+- :mod:`~neurozoo.training.runfolder`: the run folder layout.
+
+``train`` is imported on first access, so the ``neurozoo`` command starts without torch.
+"""
+
+import importlib
+
+__all__ = ["TrainingInterrupted", "train"]
+_LAZY = {"train": "neurozoo.training.run", "TrainingInterrupted": "neurozoo.training.interrupts"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'neurozoo.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

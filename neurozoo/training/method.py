@@ -90,6 +90,9 @@ class TrainingMethod:
         "grad_clip": None,
     }
     model_options: ClassVar[tuple[str, ...]] = ()
+    # Under DDP: set True when some model parameters get no gradient in a step (the engine then
+    # wraps the model with ``find_unused_parameters=True``, which costs a graph walk per step).
+    find_unused_parameters: ClassVar[bool] = False
 
     def __init__(self, **recipe: Any):
         unknown = sorted(set(recipe) - set(self.options))

@@ -1,9 +1,9 @@
 """Plain cross-entropy training: the reference every method's checkpoint is compared with."""
 
 from neurozoo import Method, hookimpl
-from neurozoo.training.method import TrainingMethod
 
 from .architectures import ARCHITECTURES
+from .method import Baseline
 
 
 @hookimpl
@@ -17,7 +17,7 @@ def register_methods(register):
     register(
         Method(
             "baseline",
-            trainer=TrainingMethod,
+            trainer=Baseline,
             description="plain cross-entropy training (the reference for every method)",
         )
     )

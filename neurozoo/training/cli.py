@@ -1,0 +1,84 @@
+"""``neurozoo train METHOD --arch A --dataset D [...]``: the command-line face of ``neurozoo.train``.
+
+Under torchrun: ``torchrun --nproc_per_node N -m neurozoo.cli train ...`` (same arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+
+from neurozoo.training.interrupts import TrainingInterrupted
+
+_WORDS = {"true": True, "false": False, "none": None, "null": None}
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``key=value`` with the value read as a Python literal (number, bool, None, tuple...) or a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. label_smoothing=0.1), got {text!r}")
+    raw = raw.strip()
+    if raw.lower() in _WORDS:
+        return key, _WORDS[raw.lower()]
+    try:
+        return key, ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key, raw
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a method on a dataset into a resumable run folder",
+        description="Train ARCH with METHOD on DATASET. Unset options take the defaults, or with --resume "
+        "the values the run started with. The run folder holds the published checkpoint (neurozoo.load "
+        "reads it), run.json, metrics.jsonl and the resumable state.",
+    )
+    p.add_argument("method", help="training method (`neurozoo list --kind methods`)")
+    p.add_argument("--arch", required=True, help="architecture (`neurozoo list --kind architectures`)")
+    p.add_argument("--dataset", required=True, help="dataset (`neurozoo list --kind datasets`)")
+    p.add_argument("--epochs", type=int, help="the method's epochs option")
+    p.add_argument("--lr", type=float, help="the method's lr option")
+    p.add_argument("--set", dest="options", action="append", default=[], type=parse_assignment,
+                   metavar="KEY=VALUE", help="any recipe option of the method (repeatable)")
+    p.add_argument("--batch-size", type=int, help="per process (default 128)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--precision", help="bf16 (autocast, the default) or fp32")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
+                   help="keep the default NCHW memory layout")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--data-dir", help="dataset root (default $NEUROZOO_DATA)")
+    p.add_argument("--limit", type=int, help="train on the first N training images")
+    p.add_argument("--eval-limit", type=int, help="test on the first N test images (0: no test evaluation)")
+    p.add_argument("--num-workers", type=int, default=0, help="data loader workers per process (default 0)")
+    p.add_argument("--out", help="run folder (default runs/METHOD-ARCH-DATASET-TIME)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from neurozoo.training.run import train
+
+    options = {}
+    for key, value in args.options:
+        if key in options:
+            raise ValueError(f"--set {key}= is given twice; give it once")
+        options[key] = value
+    try:
+        path = train(
+            args.method, args.arch, args.dataset,
+            out=args.out, resume=args.resume, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            device=args.device, precision=args.precision, channels_last=args.channels_last, seed=args.seed,
+            data_dir=args.data_dir, limit=args.limit, eval_limit=args.eval_limit, num_workers=args.num_workers,
+            options=options,
+        )
+    except TrainingInterrupted as exc:
+        print(f"neurozoo train: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run folder: {path}")
+    return 0

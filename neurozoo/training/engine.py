@@ -1,0 +1,149 @@
+"""One process's share of training: the model, the method's extra modules, the optimiser of the
+current phase, and the training step.
+
+The step is the same for every method: move the batch (channels_last), run the method's
+``training_step`` under autocast, one ``backward()``, average the gradients of modules DDP does
+not see, clip, step the optimiser and the schedule. ``neurozoo.train`` drives it epoch by
+epoch; the benchmarks time it directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neurozoo.training.devices import autocast, to_device
+from neurozoo.training.distributed import DistInfo, average_gradients, sum_across, wrap_model
+from neurozoo.training.method import Phase, StepContext
+from neurozoo.training.optim import build_optimizer, build_scheduler
+
+
+class Engine:
+    def __init__(self, trainer, model: nn.Module, *, device: torch.device, precision: str = "bf16",
+                 channels_last: bool = True, info: DistInfo = DistInfo()):
+        self.trainer = trainer
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        self.info = info
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        self.net = model.to(device, memory_format=memory_format)
+        extra = trainer.extra_modules()
+        self.extra = extra.to(device) if extra is not None else None
+        self.model = wrap_model(self.net, info, device, getattr(trainer, "find_unused_parameters", False))
+        self.phases: list[Phase] = trainer.phases()
+        self.num_classes = model.config["num_classes"]
+        self.step_count = 0  # optimiser steps over the whole run
+        self.epoch = 0
+        self.phase_index = 0
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler = None
+
+    @property
+    def phase(self) -> Phase:
+        return self.phases[self.phase_index]
+
+    @property
+    def trainable(self) -> nn.ModuleList:
+        """Everything the optimiser updates: the model and the method's extra modules."""
+        return nn.ModuleList([self.net] if self.extra is None else [self.net, self.extra])
+
+    def first_epoch(self, phase_index: int) -> int:
+        return sum(p.epochs for p in self.phases[:phase_index])
+
+    def start_phase(self, phase_index: int, steps_per_epoch: int) -> None:
+        self.phase_index = phase_index
+        self.optimizer = build_optimizer(self.phase, self.trainable)
+        self.scheduler = build_scheduler(self.phase, self.optimizer, steps_per_epoch)
+
+    def context(self) -> StepContext:
+        return StepContext(
+            model=self.model,
+            net=self.net,
+            phase=self.phase,
+            phase_index=self.phase_index,
+            epoch=self.epoch,
+            epoch_in_phase=self.epoch - self.first_epoch(self.phase_index),
+            step=self.step_count,
+            device=self.device,
+            num_classes=self.num_classes,
+        )
+
+    def train_mode(self) -> None:
+        self.trainable.train()
+
+    def step(self, batch) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``batch``; returns the method's scalars (detached)."""
+        batch = to_device(batch, self.device, self.channels_last)
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, self.precision):
+            out = self.trainer.training_step(self.context(), batch)
+        out["loss"].backward()
+        if self.extra is not None:
+            average_gradients(list(self.extra.parameters()), self.info)
+        if self.phase.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.trainable.parameters(), self.phase.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_count += 1
+        return {k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v)) for k, v in out.items()}
+
+    @torch.inference_mode()
+    def evaluate(self, loader, task: str) -> dict[str, float]:
+        """Test loss (and top-1 for multiclass sets) over all processes' shards.
+
+        Runs on the unwrapped model in eval mode, under a forked random stream so that
+        evaluating (or evaluating less, ``eval_limit``) never changes the training that follows.
+        """
+        self.net.eval()
+        totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, correct, count
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            for batch in loader:
+                images, targets = to_device(tuple(batch[:2]), self.device, self.channels_last)
+                with autocast(self.device, self.precision):
+                    logits = self.net(images)
+                logits = logits.float()
+                if task == "multiclass":
+                    totals[0] += F.cross_entropy(logits, targets, reduction="sum")
+                    totals[1] += (logits.argmax(1) == targets).sum()
+                else:
+                    losses = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none")
+                    totals[0] += losses.mean(1).sum()
+                totals[2] += len(targets)
+        loss_sum, correct, count = sum_across(totals, self.info).tolist()
+        metrics = {"test_loss": loss_sum / count}
+        if task == "multiclass":
+            metrics["test_top1"] = correct / count
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.net.state_dict(),
+            "extra_modules": self.extra.state_dict() if self.extra is not None else None,
+            "method": self.trainer.state_dict(),
+            "step": self.step_count,
+            "phase": {
+                "index": self.phase_index,
+                "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Weights, method state and step counter; the optimiser comes with :meth:`load_phase_state`."""
+        self.net.load_state_dict(state["model"])
+        if self.extra is not None:
+            self.extra.load_state_dict(state["extra_modules"])
+        self.trainer.load_state_dict(state["method"])
+        self.step_count = state["step"]
+
+    def load_phase_state(self, state: dict[str, Any]) -> None:
+        """Optimiser and schedule, if ``state`` was saved inside the phase that just started."""
+        phase = state["phase"]
+        if phase["index"] == self.phase_index and phase["optimizer"] is not None:
+            self.optimizer.load_state_dict(phase["optimizer"])
+            self.scheduler.load_state_dict(phase["scheduler"])

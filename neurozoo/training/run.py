@@ -1,0 +1,338 @@
+"""``neurozoo.train``: a method's phases, epoch by epoch, into a resumable run folder.
+
+Resuming is exact: the checkpoint holds weights, optimiser, schedule, method state, random
+streams and the position (epoch and batch), the data order of an epoch is a function of
+(seed, epoch), and augmentation of each sample a function of (seed, epoch, index) (see
+``neurozoo.training.data``). A run stopped at any checkpoint and resumed ends, on CPU, with the
+same weights as the run that was never stopped. The layout of the run folder is described in
+``neurozoo.training.runfolder``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neurozoo import registry
+from neurozoo.errors import ConfigError
+from neurozoo.model import create_model
+from neurozoo.training.data import TrainBatches, eval_loader, first
+from neurozoo.training.devices import check_precision, resolve_device
+from neurozoo.training.distributed import (
+    DistInfo,
+    any_across,
+    barrier,
+    broadcast_buffers,
+    broadcast_object,
+    init_distributed,
+    shutdown,
+    sum_across,
+)
+from neurozoo.training.engine import Engine
+from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
+from neurozoo.training.progress import EpochProgress
+from neurozoo.training.runfolder import RunFolder
+from neurozoo.training.seeding import restore_rng_state, rng_state, seed_everything
+
+DEFAULTS = {"batch_size": 128, "seed": 0, "precision": "bf16", "channels_last": True, "limit": None, "eval_limit": None}
+# settings that change the trained weights: a resumed run must keep the values it started with
+IDENTITY = ("batch_size", "seed", "precision", "channels_last", "limit", "world_size")
+STATE_FORMAT = 1
+LOSS_READ_EVERY = 10  # steps between reading the loss for the progress bar (a device sync on GPU)
+
+
+def train(
+    method: str,
+    arch: str,
+    dataset: str,
+    *,
+    out: str | os.PathLike | None = None,
+    resume: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    device: str = "cpu",
+    precision: str | None = None,
+    channels_last: bool | None = None,
+    seed: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    eval_limit: int | None = None,
+    num_workers: int = 0,
+    options: dict[str, Any] | None = None,
+) -> Path:
+    """Train ``arch`` with ``method`` on ``dataset``; returns the run folder.
+
+    Settings left as None take their defaults (batch_size 128, seed 0, precision "bf16",
+    channels_last True, all images), or, with ``resume=RUN``, the values RUN was started with;
+    a value that differs from RUN's is an error. ``epochs``, ``lr`` and ``options`` are the
+    method's recipe options (``neurozoo info METHOD``). ``limit`` trains on the first N training
+    images, ``eval_limit`` tests on the first N test images (0: no test evaluation).
+    ``batch_size`` is per process under torchrun. The final model is saved in the published
+    format at the run folder's root: ``neurozoo.load(run_folder)`` loads it.
+    """
+    call = {k: v for k, v in locals().items() if v is not None}
+    call = json.loads(json.dumps(call, default=str))
+    method_record = registry.get_method(method)
+    registry.get_architecture(arch)
+    dataset_record = registry.get_dataset(dataset)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    requested = {"batch_size": batch_size, "seed": seed, "precision": precision, "channels_last": channels_last,
+                 "limit": limit, "eval_limit": eval_limit}
+    _check_settings(requested, num_workers)
+    recipe_args = _recipe_args(options, epochs=epochs, lr=lr)
+
+    folder, stored = None, None
+    if resume is not None:
+        folder = RunFolder(resume)
+        if out is not None and Path(out).resolve() != folder.path.resolve():
+            raise ValueError(f"out={out} and resume={resume} name different folders; a resumed run stays in its folder")
+        stored = folder.read_config()
+        settings = _resumed_settings(stored, folder, method, arch, dataset, requested, world_size)
+    else:
+        settings = {**DEFAULTS, **{k: v for k, v in requested.items() if v is not None}, "world_size": world_size}
+
+    seed_everything(settings["seed"])
+    trainer = method_record.trainer(**({**stored["recipe"], **recipe_args} if stored else recipe_args))
+    recipe = _jsonable(trainer.recipe)
+    if stored and recipe != stored["recipe"]:
+        changed = sorted(k for k in set(recipe) | set(stored["recipe"]) if recipe.get(k) != stored["recipe"].get(k))
+        raise ConfigError(_mismatch_message(folder, [(k, stored["recipe"].get(k), recipe.get(k)) for k in changed]))
+
+    device = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    info = init_distributed(device.type)
+    try:
+        if folder is None:
+            folder = RunFolder(broadcast_object(str(out or _default_out(method, arch, dataset)), info))
+            _check_fresh(folder)
+            barrier(info)  # every rank checked before rank 0 creates the folder
+        run_config = {
+            "method": method,
+            "arch": arch,
+            "dataset": dataset,
+            "recipe": recipe,
+            "phases": [asdict(p) for p in trainer.phases()],
+            "engine": {**settings, "device": str(device), "num_workers": num_workers,
+                       "data_dir": str(data_dir) if data_dir is not None else None},
+            "versions": _versions(),
+            "command": {"argv": sys.argv, "call": call},
+        }
+        if info.is_main:
+            if stored is None:
+                folder.write_config({**run_config, "resumes": []})
+            else:
+                folder.write_config({**stored, "resumes": [*stored.get("resumes", []), run_config["command"]]})
+
+        model = create_model(arch, dataset=dataset, method=method, method_kwargs=trainer.method_kwargs())
+        engine = Engine(trainer, model, device=device, precision=settings["precision"],
+                        channels_last=settings["channels_last"], info=info)
+        pin = device.type == "cuda"
+        batches = TrainBatches(
+            first(dataset_record.load("train", root=data_dir, augment=True), settings["limit"]),
+            batch_size=settings["batch_size"], seed=settings["seed"], info=info, num_workers=num_workers,
+            pin_memory=pin,
+        )
+        tests = None
+        if settings["eval_limit"] != 0:
+            test_set = first(dataset_record.load("test", root=data_dir, augment=False), settings["eval_limit"])
+            tests = eval_loader(test_set, batch_size=settings["batch_size"], info=info,
+                                num_workers=num_workers, pin_memory=pin)
+        _fit(engine, batches, tests, dataset_record.task, folder, info)
+        return folder.path
+    finally:
+        shutdown(info)
+
+
+def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFolder, info: DistInfo) -> None:
+    """Run every remaining epoch of every phase, checkpointing after each and on a signal."""
+    state = folder.load_state()
+    if state is not None:
+        if state.get("format") != STATE_FORMAT:
+            raise ConfigError(f"{folder.path} holds a training state of another format; start a new run")
+        engine.load_state_dict(state["engine"])
+        epochs_done, batches_done = state["epochs_done"], state["batches_done"]
+        running = RunningMeans.from_state(state["running"], engine.device)
+        restore_rng_state(state["rng"])
+        if info.is_main:
+            folder.keep_metrics_before(epochs_done)
+    else:
+        epochs_done, batches_done, running = 0, 0, RunningMeans(engine.device)
+
+    def checkpoint() -> None:
+        if info.is_main:
+            folder.save_state({
+                "format": STATE_FORMAT,
+                "engine": engine.state_dict(),
+                "epochs_done": epochs_done,
+                "batches_done": batches_done,
+                "running": running.state_dict(),
+                "rng": rng_state(),
+            })
+            folder.save_model(engine.net)
+
+    total_epochs = engine.first_epoch(len(engine.phases))
+    with StopSignals() as stop, EpochProgress(info.is_main) as progress:
+        for phase_index, phase in enumerate(engine.phases):
+            first_epoch = engine.first_epoch(phase_index)
+            if epochs_done >= first_epoch + phase.epochs:
+                continue
+            engine.start_phase(phase_index, len(batches))
+            if state is not None:
+                engine.load_phase_state(state["engine"])
+            for epoch in range(epochs_done, first_epoch + phase.epochs):
+                engine.epoch = epoch
+                engine.train_mode()
+                if batches_done == 0:
+                    engine.trainer.on_epoch_start(engine.context())
+                    running = RunningMeans(engine.device)
+                progress.start_epoch(f"epoch {epoch + 1}/{total_epochs} ({phase.name})", len(batches), batches_done)
+                started = time.perf_counter()
+                for batches_done, batch in enumerate(batches.loader(epoch, batches_done), start=batches_done + 1):
+                    scalars = engine.step(batch)
+                    running.add(scalars)
+                    loss = float(scalars["loss"]) if batches_done % LOSS_READ_EVERY == 0 else None
+                    progress.advance(len(batch[0]) * info.world_size, loss)
+                    if any_across(stop.requested, info):
+                        checkpoint()
+                        barrier(info)
+                        position = f"epoch {epoch + 1}, batch {batches_done}/{len(batches)}"
+                        raise TrainingInterrupted(folder.path, stop.signum or signal.SIGTERM, position)
+                seconds = time.perf_counter() - started
+                broadcast_buffers(engine.trainable, info)
+                record = {"epoch": epoch + 1, "phase": phase.name, "step": engine.step_count,
+                          "lr": engine.optimizer.param_groups[0]["lr"], **running.means(info)}
+                record.update(engine.trainer.on_epoch_end(engine.context()) or {})
+                if tests is not None:
+                    record.update(engine.evaluate(tests, task))
+                record.update(images_per_s=progress.rate, epoch_time_s=seconds)
+                epochs_done, batches_done = epoch + 1, 0
+                checkpoint()
+                if info.is_main:
+                    folder.append_metrics(record)
+                    progress.print(_summary(record))
+    if info.is_main:
+        folder.save_model(engine.net)  # also covers a run of 0 epochs
+
+
+class RunningMeans:
+    """Per-epoch means of the scalars a method's step returns (kept on the device: no sync)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, scalars: dict[str, torch.Tensor]) -> None:
+        for name, value in scalars.items():
+            value = value.to(self.device, torch.float64)
+            self.sums[name] = self.sums[name] + value if name in self.sums else value
+        self.count += 1
+
+    def means(self, info: DistInfo) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        names = sorted(self.sums)
+        totals = sum_across(torch.stack([self.sums[n] for n in names]), info)
+        return {f"train_{n}": v / (self.count * info.world_size) for n, v in zip(names, totals.tolist())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": {k: v.cpu() for k, v in self.sums.items()}, "count": self.count}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: torch.device) -> RunningMeans:
+        running = cls(device)
+        running.sums = {k: v.to(device) for k, v in state["sums"].items()}
+        running.count = state["count"]
+        return running
+
+
+def _summary(record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch']}"]
+    parts += [f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("train_", "test_"))]
+    parts.append(f"{record['images_per_s']:.1f} img/s")
+    return "  ".join(parts)
+
+
+def _check_settings(requested: dict[str, Any], num_workers: int) -> None:
+    def positive_int(name, value, allow_zero=False):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (0 if allow_zero else 1)):
+            raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} int, got {value!r}")
+
+    positive_int("batch_size", requested["batch_size"])
+    positive_int("limit", requested["limit"])
+    positive_int("eval_limit", requested["eval_limit"], allow_zero=True)
+    positive_int("num_workers", num_workers, allow_zero=True)
+    if requested["seed"] is not None and (not isinstance(requested["seed"], int) or isinstance(requested["seed"], bool)):
+        raise ValueError(f"seed must be an int, got {requested['seed']!r}")
+    if requested["channels_last"] is not None and not isinstance(requested["channels_last"], bool):
+        raise ValueError(f"channels_last must be True or False, got {requested['channels_last']!r}")
+    if requested["precision"] is not None:
+        check_precision(requested["precision"])
+
+
+def _recipe_args(options: dict[str, Any] | None, **named: Any) -> dict[str, Any]:
+    recipe = dict(options or {})
+    for name, value in named.items():
+        if value is None:
+            continue
+        if name in recipe and recipe[name] != value:
+            raise ValueError(f"{name} is given twice ({value!r} and options[{name!r}]={recipe[name]!r}); give it once")
+        recipe[name] = value
+    return recipe
+
+
+def _resumed_settings(stored, folder, method, arch, dataset, requested, world_size) -> dict[str, Any]:
+    """The run's own settings; anything asked for now must agree with them."""
+    engine = stored["engine"]
+    differences = [(k, stored[k], v) for k, v in (("method", method), ("arch", arch), ("dataset", dataset))
+                   if stored[k] != v]
+    differences += [(k, engine[k], v) for k, v in requested.items()
+                    if v is not None and k in IDENTITY and engine[k] != v]
+    if engine["world_size"] != world_size:
+        differences.append(("world_size (processes)", engine["world_size"], world_size))
+    if differences:
+        raise ConfigError(_mismatch_message(folder, differences))
+    eval_limit = requested["eval_limit"] if requested["eval_limit"] is not None else engine["eval_limit"]
+    return {**{k: engine[k] for k in IDENTITY}, "eval_limit": eval_limit}
+
+
+def _mismatch_message(folder: RunFolder, differences) -> str:
+    listed = "; ".join(f"{name}: run {old!r}, now {new!r}" for name, old, new in differences)
+    return (
+        f"cannot resume {folder.path}: it was started with another configuration ({listed}). Repeat the "
+        f"run's settings (see {folder.path / 'run.json'}) or start a new run in another --out folder"
+    )
+
+
+def _check_fresh(folder: RunFolder) -> None:
+    if folder.is_run:
+        raise ConfigError(f"{folder.path} already holds a training run; continue it with --resume {folder.path} "
+                          "or choose another --out")
+    if folder.path.exists() and (not folder.path.is_dir() or any(folder.path.iterdir())):
+        raise ConfigError(f"{folder.path} exists and is not an empty folder; choose another --out")
+
+
+def _default_out(method: str, arch: str, dataset: str) -> Path:
+    return Path("runs") / f"{method}-{arch}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+def _versions() -> dict[str, str]:
+    import timm
+
+    from neurozoo import __version__
+
+    return {"neurozoo": __version__, "torch": torch.__version__, "timm": timm.__version__,
+            "python": platform.python_version()}

@@ -1,0 +1,24 @@
+"""The baseline recipe: cross-entropy with the standard CIFAR training settings.
+
+SGD with Nesterov momentum 0.9, one-cycle learning rate peaking at 0.1 (batch 128), weight
+decay 5e-4 (not on biases and norm layers), label smoothing 0.1. Random crop + flip come with
+the dataset (``augment=True`` in ``neurozoo.data``). The loss and the loop are the protocol's
+plain behaviour (:class:`~neurozoo.training.method.TrainingMethod`); only the defaults differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from neurozoo.training.method import TrainingMethod
+
+
+class Baseline(TrainingMethod):
+    name: ClassVar[str] = "baseline"
+    options: ClassVar[dict[str, Any]] = {
+        **TrainingMethod.options,
+        "lr": 0.1,
+        "optimizer": "sgd",
+        "schedule": "onecycle",
+        "label_smoothing": 0.1,
+    }
