@@ -30,6 +30,7 @@ _LAZY = {
     "create_model": "neurozoo.model",
     "export_onnx": "neurozoo.export",
     "load": "neurozoo.zoo",
+    "train": "neurozoo.training",
     **dict.fromkeys(
         (
             "get_architecture", "get_checkpoint", "get_dataset", "get_method", "get_metric",
@@ -82,4 +83,5 @@ __all__ = [
     "list_models",
     "load",
     "save",
+    "train",
 ]
