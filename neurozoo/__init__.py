@@ -28,8 +28,11 @@ _LAZY = {
     "hookimpl": "neurozoo.hookspecs",
     "NeurozooModel": "neurozoo.model",
     "create_model": "neurozoo.model",
+    "evaluate": "neurozoo.evaluation",
     "export_onnx": "neurozoo.export",
     "load": "neurozoo.zoo",
+    "push": "neurozoo.publish",
+    "write_card": "neurozoo.cards",
     "train": "neurozoo.training",
     **dict.fromkeys(
         (
@@ -69,6 +72,7 @@ __all__ = [
     "OfflineError",
     "UnknownNameError",
     "create_model",
+    "evaluate",
     "export_onnx",
     "get_architecture",
     "get_checkpoint",
@@ -82,6 +86,8 @@ __all__ = [
     "list_metrics",
     "list_models",
     "load",
+    "push",
     "save",
     "train",
+    "write_card",
 ]
