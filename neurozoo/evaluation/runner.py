@@ -16,7 +16,6 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,7 +23,7 @@ from torch import nn
 
 from neurozoo import registry, zoo
 from neurozoo.checkpoint import WEIGHTS_NAME, load_folder, sha256_file
-from neurozoo.errors import CheckpointError, ConfigError
+from neurozoo.errors import ConfigError
 from neurozoo.evaluation.context import EvalContext, requirements_of
 from neurozoo.evaluation.onnx_model import OnnxModel
 from neurozoo.model import NeurozooModel
@@ -42,8 +41,8 @@ class Target:
     source: str
     sha256: str | None  # of model.safetensors, or of the .onnx file; None for an in-memory model
     dataset: str | None  # the dataset it was trained on, if known
-    num_classes: int | None
-    input_size: tuple[int | None, ...] | None
+    num_classes: int
+    input_size: tuple[int, ...]
 
 
 def open_model(model: Any, device: str | torch.device | None) -> Target:
@@ -58,12 +57,10 @@ def open_model(model: Any, device: str | torch.device | None) -> Target:
             "neurozoo.create_model or load it with neurozoo.load"
         )
     if isinstance(model, OnnxModel):
-        return Target(model, str(model.path), sha256_file(model.path), model.metadata.get("dataset"),
-                      model.num_classes, model.input_size)
+        return Target(model, str(model.path), sha256_file(model.path), model.metadata.dataset,
+                      model.num_classes, model.metadata.input_size)
     text = os.fspath(model)
     if text.endswith(".onnx"):
-        if not Path(text).is_file():
-            raise CheckpointError(f"no ONNX file at {text}; export one with `neurozoo export NAME_OR_RUN`")
         return open_model(OnnxModel(text), device)
     folder = zoo.resolve(text)
     net = load_folder(folder, device=str(device or "cpu"))
@@ -88,14 +85,12 @@ def check_request(target: Target, dataset, split: str, metrics: list, options: d
     is_torch = isinstance(target.model, nn.Module)
     if split not in dataset.splits:
         problems.append(f"dataset {dataset.name!r} has no split {split!r} (it has {list(dataset.splits)})")
-    if target.num_classes is not None and target.num_classes != dataset.num_classes:
+    if target.num_classes != dataset.num_classes:
         problems.append(
             f"{target.source} predicts {target.num_classes} classes but dataset {dataset.name!r} has "
             f"{dataset.num_classes}; evaluate it on the dataset it was trained for ({target.dataset or 'unknown'})"
         )
-    if target.input_size is not None and any(
-        have is not None and have != want for have, want in zip(target.input_size, dataset.input_size)
-    ):
+    if tuple(target.input_size) != tuple(dataset.input_size):
         problems.append(
             f"{target.source} takes inputs of size {list(target.input_size)} but dataset {dataset.name!r} "
             f"gives {list(dataset.input_size)}"
