@@ -23,7 +23,7 @@ from eval_support import (
 )
 
 from neurozoo.evaluation import evaluate
-from neurozoo.evaluation.accuracy import exact_set_correct
+from neurozoo.evaluation.accuracy import correct, exact_set_correct
 from neurozoo.evaluation.calibration import expected_calibration_error
 
 pytestmark = pytest.mark.usefixtures("single_threaded", "evaltest_plugin")
@@ -97,6 +97,7 @@ def test_exact_set_multilabel():
     # sample 0: top-2 = {0, 1} right; 1: top-1 = {2} right; 2: top-3 = {0, 1, 2} != {0, 2, 3}; 3: top-1 = {0} != {1}
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 5.0, 2.0], [3.0, 2.5, 2.0, 0.0], [2.0, 1.0, 0.0, 0.0]])
     assert exact_set_correct(logits, MULTI_TARGETS).tolist() == [True, True, False, False]
+    assert correct(logits, MULTI_TARGETS).tolist() == [True, True, False, False]  # multi-hot -> exact set
     model = wrap(LookupNet(logits), EVALTEST_MULTILABEL)
     assert figures(evaluate(model, "evaltest_multilabel", ["exact_set"])) == {"exact_set": 0.5}
     # the default metric of a multi-label set is exact_set
@@ -119,3 +120,33 @@ def test_limit_takes_the_first_samples():
     result = evaluate(model, "evaltest", "top1", limit=3)  # labels 0, 1, 2 -> one right
     assert result["num_samples"] == 3
     assert math.isclose(figures(result)["top1"], 1 / 3)
+
+
+def test_corruptions_leave_an_input_blind_classifier_unchanged():
+    model = wrap(ConstantNet(), EVALTEST)
+    result = evaluate(model, "evaltest", ["corruption"], limit=64, options={"corruption": {"severities": [1, 5]}})
+    got = result["metrics"]["corruption"]
+    assert set(got) == {"noise_sigma_0.05", "noise_sigma_0.1", "noise_sigma_0.2", "noise_sigma_0.3",
+                        *(f"{name}_severity_{k}" for name in ("salt_and_pepper", "blur", "jpeg", "contrast")
+                          for k in (1, 5))}
+    assert all(value == 0.25 for value in got.values())
+
+
+def test_noise_sweep_from_clean_to_destroyed():
+    model = wrap(OracleNet(), EVALTEST)
+    options = {"corruption": {"noise_sigmas": [0.0, 2.0], "corruptions": ["contrast"], "severities": [5],
+                              "draws": 3}}
+    result = evaluate(model, "evaltest", ["corruption"], options=options)
+    got = result["metrics"]["corruption"]
+    assert got["noise_sigma_0"] == 1.0  # sigma 0 is the clean accuracy
+    assert got["noise_sigma_2"] < 0.6  # noise 2x the signal
+    # contrast keeps the brightest pixel of row 0 the brightest: the oracle is unaffected
+    assert got["contrast_severity_5"] == 1.0
+    noise = next(c for c in result["curves"] if c["plot"] == "noise")
+    assert noise["x"] == [0.0, 0.0, 2.0] and noise["y"] == [1.0, 1.0, got["noise_sigma_2"]]
+    assert evaluate(model, "evaltest", ["corruption"], options=options)["metrics"]["corruption"] == got
+
+
+def test_unknown_corruption_is_named():
+    with pytest.raises(ValueError, match=r"unknown corruption\(s\) \['fog'\]"):
+        evaluate(wrap(ConstantNet(), EVALTEST), "evaltest", ["corruption"], options={"corruption": {"corruptions": ["fog"]}})

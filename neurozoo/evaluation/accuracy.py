@@ -6,7 +6,10 @@ import torch
 
 
 def correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Bool (N,): the arg-max class is the target."""
+    """Bool (N,): the prediction is right under the task's rule: the arg-max class is the target
+    (class-index targets), or the exact set of labels is predicted (multi-hot targets)."""
+    if targets.dim() == 2:
+        return exact_set_correct(logits, targets)
     return logits.argmax(dim=1) == targets
 
 
@@ -29,5 +32,4 @@ def top1(ctx) -> dict[str, float]:
 
 
 def exact_set(ctx) -> dict[str, float]:
-    out = ctx.outputs()
-    return {"exact_set": fraction(exact_set_correct(out.logits, out.targets))}
+    return {"exact_set": fraction(ctx.outputs().correct)}

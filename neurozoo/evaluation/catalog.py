@@ -5,7 +5,7 @@ the registry stays cheap.
 """
 
 from neurozoo import Metric, hookimpl
-from neurozoo.evaluation import accuracy, attacks, calibration, clustering
+from neurozoo.evaluation import accuracy, attacks, calibration, clustering, corruption
 
 METRICS = (
     Metric("top1", accuracy.top1, "top-1 accuracy"),
@@ -17,6 +17,9 @@ METRICS = (
            higher_is_better=False),
     Metric("misclassification_auroc", calibration.misclassification_auroc,
            "AUROC of max-softmax confidence for detecting misclassified inputs"),
+    Metric("corruption", corruption.corruption,
+           "accuracy under each data-layer corruption (CIFAR-10-C severities) and a Gaussian-noise sigma sweep",
+           tasks=("multiclass", "multilabel")),
     Metric("pgd_linf", attacks.pgd_linf, "accuracy under PGD at Linf budgets (torchattacks)"),
     Metric("pgd_l2", attacks.pgd_l2, "accuracy under PGD at L2 budgets (torchattacks)"),
     Metric("apgd_ce", attacks.apgd_ce, "accuracy under APGD-CE at Linf and L2 budgets (torchattacks)"),

@@ -85,7 +85,7 @@ class Outputs:
 
     @cached_property
     def correct(self) -> torch.Tensor:
-        """Bool (N,): the arg-max class is the target (multiclass)."""
+        """Bool (N,): top-1 right (multiclass) or the exact label set predicted (multilabel)."""
         return correct(self.logits, self.targets)
 
     @cached_property
