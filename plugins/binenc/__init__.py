@@ -1,0 +1,43 @@
+"""BinEnc: latent binary encoding / latent point collapse.
+
+Sbailo & Ghiringhelli, "Latent point collapse on a low dimensional embedding in deep neural
+network classifiers", arXiv 2310.08224. See README.md in this folder for the recipe, the
+documented choices and the measured experiment.
+"""
+
+from neurozoo import Checkpoint, Method, Metric, hookimpl
+
+from . import metrics
+from .method import BinEnc
+from .models import adapt_model
+
+
+@hookimpl
+def register_methods(register):
+    register(Method(
+        "binenc",
+        trainer=BinEnc,
+        adapt_model=adapt_model,
+        description="narrow linear penultimate code z with an epoch-growing penalty gamma_e * mean(z^2)",
+        paper="Sbailo & Ghiringhelli, Latent point collapse on a low dimensional embedding in deep "
+              "neural network classifiers, arXiv 2310.08224",
+        metrics=("top1", "binarity", "sign_pattern_fraction", "mahalanobis_auroc", "deepfool"),
+    ))
+
+
+@hookimpl
+def register_metrics(register):
+    register(Metric("binarity", metrics.binarity,
+                    "mean over code dimensions of the peak separation of a 2-component GMM"))
+    register(Metric("sign_pattern_fraction", metrics.sign_pattern_fraction,
+                    "fraction of samples sharing the most common sign pattern of their predicted class"))
+    register(Metric("mahalanobis_auroc", metrics.mahalanobis_auroc,
+                    "AUROC of the Mahalanobis distance in z (class Gaussians from correct training "
+                    "points) for detecting misclassified inputs"))
+
+
+@hookimpl
+def register_checkpoints(register):
+    # planned: the name is public, the weights are not published yet
+    register(Checkpoint("binenc", "resnet18", "cifar10",
+                        description="BinEnc (d=4, v3 penalty, SiLU backbone) ResNet-18 on CIFAR-10"))

@@ -1,0 +1,90 @@
+"""BinEnc's metrics on the penultimate code z (``model.embed``), after the authors' code [code].
+
+- ``binarity``: per code dimension, standardise, fit a 2-component Gaussian mixture and take the
+  distance of its two means in units of their mean standard deviation; averaged over dimensions.
+  A binary code (two tight clusters per dimension) scores high; a unimodal one near 0.
+- ``sign_pattern_fraction``: group the samples by predicted class; in each group count the samples
+  whose sign pattern (z > 0 per dimension) is the group's most common one; divide the total by N.
+- ``mahalanobis_auroc``: standardise z with the training codes; fit one Gaussian per class on
+  the correctly classified training points of that (predicted) class; score every test point by
+  its Mahalanobis distance to the Gaussian of its predicted class; AUROC of that distance for
+  detecting misclassified test points (1.0: every error is farther than every correct point).
+
+For variant ``nopen`` the code is the backbone's pooled features (there is no penultimate layer).
+The convergence epoch is not an evaluation metric: the method logs it in the run's metrics log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurozoo.evaluation import requires
+
+
+def peak_separation(values: np.ndarray, seed: int = 0) -> float:
+    """|mu_1 - mu_2| / mean(sigma_1, sigma_2) of a 2-component Gaussian mixture on standardised values."""
+    from sklearn.mixture import GaussianMixture
+    from sklearn.preprocessing import StandardScaler
+
+    scaled = StandardScaler().fit_transform(values.reshape(-1, 1).astype(np.float64))
+    mixture = GaussianMixture(n_components=2, random_state=seed).fit(scaled)
+    means = mixture.means_.ravel()
+    return float(abs(means[0] - means[1]) / np.sqrt(mixture.covariances_.ravel()).mean())
+
+
+@requires(embeddings=True)
+def binarity(ctx, seed: int = 0) -> dict[str, float]:
+    codes = ctx.outputs().embeddings.numpy()
+    return {"binarity": float(np.mean([peak_separation(codes[:, d], seed) for d in range(codes.shape[1])]))}
+
+
+def shared_sign_fraction(codes: np.ndarray, groups: np.ndarray) -> float:
+    """Fraction of samples whose sign pattern is the most common one of their group."""
+    signs = codes > 0
+    shared = 0
+    for group in np.unique(groups):
+        _, counts = np.unique(signs[groups == group], axis=0, return_counts=True)
+        shared += int(counts.max())
+    return shared / len(codes)
+
+
+@requires(embeddings=True)
+def sign_pattern_fraction(ctx) -> dict[str, float]:
+    outputs = ctx.outputs()
+    predicted = outputs.logits.argmax(1).numpy()
+    return {"sign_pattern_fraction": shared_sign_fraction(outputs.embeddings.numpy(), predicted)}
+
+
+def mahalanobis_distances(train_codes: np.ndarray, train_predicted: np.ndarray, train_correct: np.ndarray,
+                          codes: np.ndarray, predicted: np.ndarray, min_points: int = 3) -> np.ndarray:
+    """Distance of each code to the Gaussian of its predicted class (NaN where that class has
+    fewer than ``min_points`` correctly classified training points)."""
+    from sklearn.covariance import EmpiricalCovariance
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_codes)
+    train_codes, codes = scaler.transform(train_codes), scaler.transform(codes)
+    distances = np.full(len(codes), np.nan)
+    for cls in np.unique(predicted):
+        fit = train_codes[(train_predicted == cls) & train_correct]
+        if len(fit) >= min_points:
+            rows = predicted == cls
+            distances[rows] = np.sqrt(EmpiricalCovariance().fit(fit).mahalanobis(codes[rows]))
+    return distances
+
+
+@requires(embeddings=True, splits=("train",))
+def mahalanobis_auroc(ctx, train_limit: int | None = None, min_points: int = 3) -> dict[str, float | None]:
+    """``train_limit``: fit the class Gaussians on the first N training images (None: all)."""
+    from sklearn.metrics import roc_auc_score
+
+    train, test = ctx.outputs("train", limit=train_limit), ctx.outputs()
+    distances = mahalanobis_distances(
+        train.embeddings.numpy(), train.logits.argmax(1).numpy(), train.correct.numpy(),
+        test.embeddings.numpy(), test.logits.argmax(1).numpy(), min_points,
+    )
+    scored = ~np.isnan(distances)
+    wrong = ~test.correct.numpy()[scored]
+    if wrong.all() or not wrong.any():
+        return {"mahalanobis_auroc": None}
+    return {"mahalanobis_auroc": float(roc_auc_score(wrong, distances[scored]))}
