@@ -159,7 +159,7 @@ def test_bad_arguments_fail_before_training(tmp_path, capsys, args, message):
     argv = ["train", "baseline", "--arch", ARCH, "--dataset", DATASET, "--batch-size", "32", "--out", str(out), *args]
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
-    assert not (out / "state").exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurozoo import registry
+from neurozoo.model import create_model
 from neurozoo.training.devices import autocast, to_device
 from neurozoo.training.distributed import DistInfo, average_gradients, sum_across, wrap_model
 from neurozoo.training.method import Phase, StepContext
 from neurozoo.training.optim import build_optimizer, build_scheduler
+
+
+def build_engine(method: str, arch: str, dataset: str, *, trainer=None, **engine_options) -> Engine:
+    """The engine for ``arch`` trained by ``method`` (default recipe unless ``trainer`` is given)
+    on images shaped like ``dataset``'s; ``engine_options`` as in :class:`Engine`."""
+    if trainer is None:
+        trainer = registry.get_method(method).trainer()
+    model = create_model(arch, dataset=dataset, method=method, method_kwargs=trainer.method_kwargs())
+    return Engine(trainer, model, **engine_options)
 
 
 class Engine:

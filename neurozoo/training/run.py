@@ -24,7 +24,6 @@ import torch
 
 from neurozoo import registry
 from neurozoo.errors import ConfigError
-from neurozoo.model import create_model
 from neurozoo.training.data import TrainBatches, eval_loader, first
 from neurozoo.training.devices import check_precision, resolve_device
 from neurozoo.training.distributed import (
@@ -37,7 +36,7 @@ from neurozoo.training.distributed import (
     shutdown,
     sum_across,
 )
-from neurozoo.training.engine import Engine
+from neurozoo.training.engine import Engine, build_engine
 from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
 from neurozoo.training.progress import EpochProgress
 from neurozoo.training.runfolder import RunFolder
@@ -115,26 +114,8 @@ def train(
             folder = RunFolder(broadcast_object(str(out or _default_out(method, arch, dataset)), info))
             _check_fresh(folder)
             barrier(info)  # every rank checked before rank 0 creates the folder
-        run_config = {
-            "method": method,
-            "arch": arch,
-            "dataset": dataset,
-            "recipe": recipe,
-            "phases": [asdict(p) for p in trainer.phases()],
-            "engine": {**settings, "device": str(device), "num_workers": num_workers,
-                       "data_dir": str(data_dir) if data_dir is not None else None},
-            "versions": _versions(),
-            "command": {"argv": sys.argv, "call": call},
-        }
-        if info.is_main:
-            if stored is None:
-                folder.write_config({**run_config, "resumes": []})
-            else:
-                folder.write_config({**stored, "resumes": [*stored.get("resumes", []), run_config["command"]]})
-
-        model = create_model(arch, dataset=dataset, method=method, method_kwargs=trainer.method_kwargs())
-        engine = Engine(trainer, model, device=device, precision=settings["precision"],
-                        channels_last=settings["channels_last"], info=info)
+        engine = build_engine(method, arch, dataset, trainer=trainer, device=device,
+                              precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
         batches = TrainBatches(
             first(dataset_record.load("train", root=data_dir, augment=True), settings["limit"]),
@@ -146,6 +127,23 @@ def train(
             test_set = first(dataset_record.load("test", root=data_dir, augment=False), settings["eval_limit"])
             tests = eval_loader(test_set, batch_size=settings["batch_size"], info=info,
                                 num_workers=num_workers, pin_memory=pin)
+        if info.is_main:  # only now, when every argument has proved usable
+            command = {"argv": sys.argv, "call": call}
+            if stored is None:
+                folder.write_config({
+                    "method": method,
+                    "arch": arch,
+                    "dataset": dataset,
+                    "recipe": recipe,
+                    "phases": [asdict(p) for p in trainer.phases()],
+                    "engine": {**settings, "device": str(device), "num_workers": num_workers,
+                               "data_dir": str(data_dir) if data_dir is not None else None},
+                    "versions": _versions(),
+                    "command": command,
+                    "resumes": [],
+                })
+            else:
+                folder.write_config({**stored, "resumes": [*stored["resumes"], command]})
         _fit(engine, batches, tests, dataset_record.task, folder, info)
         return folder.path
     finally:
