@@ -5,9 +5,10 @@ arXiv 2202.13074 (ICIP 2022); authors' code: github.com/metehancekic/HaH (``haht
 See plugins/hah/README.md for the recipe, its options and the measured short experiment.
 """
 
-from neurozoo import Architecture, Checkpoint, Method, hookimpl
+from neurozoo import Architecture, Checkpoint, Method, Metric, hookimpl
 
 from .method import HaHMethod
+from .metrics import hah_disparity, hah_snr, hah_sparsity
 from .models import adapt_model, hah_vgg16
 
 PAPER = (
@@ -33,8 +34,17 @@ def register_methods(register):
         adapt_model=adapt_model,
         description="cross-entropy plus a layer-local Hebbian/anti-Hebbian cost on each HaH block",
         paper=PAPER,
-        metrics=("top1", "hah_sparsity", "hah_disparity", "hah_snr"),
+        metrics=("top1", "corruption", "hah_sparsity", "hah_disparity", "hah_snr", "apgd_ce", "apgd_t"),
     ))
+
+
+@hookimpl
+def register_metrics(register):
+    register(Metric("hah_sparsity", hah_sparsity, "per activation layer: fraction of nonzero activations",
+                    higher_is_better=False))
+    register(Metric("hah_disparity", hah_disparity,
+                    "per activation layer: mean of the top 10% channels / mean of the others, per position"))
+    register(Metric("hah_snr", hah_snr, "per activation layer: SNR (dB) of activations under Gaussian noise 0.1"))
 
 
 @hookimpl
