@@ -249,7 +249,7 @@ def load(
             max_overlap=max_overlap,
             # one stream per split, so train and test sets with the same seed are independent
             seed=zlib.crc32(f"{split}:{seed}".encode()),
-            backgrounds=load_arrays(background, split, root)[0].numpy() if background else None,
+            backgrounds=load_arrays(background, split, root, download)[0].numpy() if background else None,
         )
         _write_cache(path, arrays)
     digits = torch.from_numpy(arrays["digits"])
