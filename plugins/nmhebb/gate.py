@@ -8,9 +8,13 @@ relaxes it", so neurozoo gives phi its own objective [reading]:
 - ``gate="mlp"`` (default): the paper's two-layer MLP phi, trained to predict the batch's error
   rate (the fraction of misclassified images) from its CE, with a binary cross-entropy against that
   observed rate. The gate is thus the neuromodulator's estimate of "how wrong the network is now",
-  monotone in CE by what it learns, never pushed to 0 or 1 by the loss it gates. The gate enters
-  the phase-1 loss detached, so only this objective moves phi.
-- ``gate="fixed"``: the monotone map sigmoid(a * CE / ln K + b), no learning.
+  never pushed to 0 or 1 by the loss it gates; it enters the phase-1 loss detached, so only this
+  objective moves phi. phi is a residual on the fixed map below, nu = sigmoid(a * c + b +
+  MLP_phi(c)) with c = CE / ln K, and the MLP's output layer zero-initialised: the gate is a sensible monotone
+  function of CE from the first step (a freshly initialised MLP would give ~0.5 for every CE, and
+  at the network's learning rate it takes thousands of steps to learn a slope), and phi then bends
+  it toward the observed error rates.
+- ``gate="fixed"``: the monotone map sigmoid(a * c + b), no learning.
 
 Both read CE divided by ln K (the loss of a uniform guess over K classes), so one set of defaults
 serves any number of classes.
@@ -34,19 +38,28 @@ def scaled_ce(ce: torch.Tensor, num_classes: int) -> torch.Tensor:
     return ce.detach().float() / math.log(num_classes)
 
 
-class Neuromodulator(nn.Module):
-    """phi: scaled CE (a scalar) -> gate logit, through Linear(1, hidden) -> tanh -> Linear(hidden, 1)."""
+def monotone_logit(ce_scaled: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    """a * CE / ln K + b: increasing in CE (a > 0)."""
+    return a * ce_scaled + b
 
-    def __init__(self, hidden: int = 16):
+
+class Neuromodulator(nn.Module):
+    """phi: scaled CE c -> gate logit a * c + b + MLP_phi(c), MLP = Linear(1, hidden) -> tanh -> Linear(hidden, 1)."""
+
+    def __init__(self, a: float = 4.0, b: float = -2.0, hidden: int = 16):
         super().__init__()
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"nmhebb: gate_hidden must be a positive int, got {hidden!r}")
+        self.a, self.b = float(a), float(b)
         self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.mlp[2].weight)  # start exactly at the fixed map
+        nn.init.zeros_(self.mlp[2].bias)
 
     def forward(self, ce_scaled: torch.Tensor) -> torch.Tensor:
         # a scalar MLP: float32 costs nothing, and bf16 autocast would quantise the logged gate
         with torch.autocast(ce_scaled.device.type, enabled=False):
-            return self.mlp(ce_scaled.float().reshape(1, 1)).reshape(())
+            c = ce_scaled.float().reshape(1, 1)
+            return (monotone_logit(c, self.a, self.b) + self.mlp(c)).reshape(())
 
 
 def error_rate(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -60,5 +73,5 @@ def neuromodulator_loss(gate_logit: torch.Tensor, observed_error_rate: torch.Ten
 
 
 def fixed_gate(ce_scaled: torch.Tensor, a: float, b: float) -> torch.Tensor:
-    """sigmoid(a * CE / ln K + b): monotone increasing in CE for a > 0."""
-    return torch.sigmoid(a * ce_scaled + b)
+    """sigmoid(a * CE / ln K + b): the gate without learning."""
+    return torch.sigmoid(monotone_logit(ce_scaled, a, b))

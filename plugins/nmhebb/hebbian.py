@@ -76,10 +76,10 @@ def resolve_layer(model: nn.Module, arch: str, conv: str | None = None, activati
 
 
 def channel_means(activation: torch.Tensor) -> torch.Tensor:
-    """abar: (C,) mean of an (N, C, H, W) activation over batch and space, accumulated in float32."""
+    """abar: (C,) mean of an (N, C, H, W) activation over batch and space, accumulated in at least float32."""
     if activation.dim() != 4:
         raise ValueError(f"nmhebb: the Hebbian activation must be (N, C, H, W), got shape {tuple(activation.shape)}")
-    return torch.mean(activation, dim=(0, 2, 3), dtype=torch.float32)
+    return torch.mean(activation, dim=(0, 2, 3), dtype=torch.promote_types(activation.dtype, torch.float32))
 
 
 def hebbian_regulariser(abar: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -89,7 +89,7 @@ def hebbian_regulariser(abar: torch.Tensor, weight: torch.Tensor) -> torch.Tenso
             f"nmhebb: the activation has {abar.numel()} channels but the conv has {weight.shape[0]} filters; "
             "hebb_activation must be the output of hebb_layer (after its norm and nonlinearity)"
         )
-    wbar = weight.float().mean(dim=(1, 2, 3))
+    wbar = weight.to(abar.dtype).mean(dim=(1, 2, 3))
     return (abar - wbar).pow(2).mean()
 
 

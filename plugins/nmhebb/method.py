@@ -14,7 +14,8 @@ Recipe options and defaults (ML = METHODS.md section 1; R = neurozoo's reading w
     lambda_hebb        0.1       weight of R_hebb                                            [R]
     gate               "mlp"     "mlp" (phi trained on the batch error rate) or "fixed"      [R]
     gate_hidden        16        hidden width of phi's two-layer MLP                         [R]
-    gate_a, gate_b     4.0, -2.0 the fixed map sigmoid(a * CE / ln K + b)                    [R]
+    gate_a, gate_b     4.0, -2.0 the fixed map sigmoid(a * CE / ln K + b); the MLP gate starts
+                                 there and learns a residual                                 [R]
     lambda_ewc         0.0       gated EWC term, off                                         [ML]
     phase2_epochs      None      ceil(0.2 * epochs) (METHODS.md: 10-30 % of phase 1)         [ML]
     phase2_lr_factor   0.1       phase-2 lr = lr x 0.1                                       [ML]
@@ -75,6 +76,8 @@ class NMHebb(TrainingMethod):
         for key in ("lambda_hebb", "lambda_ewc", "lambda_pair"):
             if not r[key] >= 0:
                 raise ValueError(f"nmhebb: {key} must be >= 0, got {r[key]!r}")
+        if not r["gate_a"] > 0:
+            raise ValueError(f"nmhebb: gate_a must be > 0 (the gate grows with CE), got {r['gate_a']!r}")
         if not r["margin"] > 0:
             raise ValueError(f"nmhebb: margin must be > 0, got {r['margin']!r}")
         if not r["phase2_lr_factor"] > 0:
@@ -94,7 +97,9 @@ class NMHebb(TrainingMethod):
             r["phase2_epochs"] = math.ceil(PHASE2_DEFAULT_FRACTION * r["epochs"])
         if not isinstance(r["phase2_epochs"], int) or r["phase2_epochs"] < 0:
             raise ValueError(f"nmhebb: phase2_epochs must be a non-negative int, got {r['phase2_epochs']!r}")
-        self.neuromodulator = Neuromodulator(r["gate_hidden"]) if r["gate"] == "mlp" else None
+        self.neuromodulator = (
+            Neuromodulator(r["gate_a"], r["gate_b"], r["gate_hidden"]) if r["gate"] == "mlp" else None
+        )
         self.elastic = ElasticAnchor()
         self._layer: tuple[nn.Module, HebbLayer] | None = None
 
