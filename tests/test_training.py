@@ -35,6 +35,16 @@ def tiny_plugin():
     plugins.unregister("tiny_training")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Every run here, in-process or not, on one thread: the same arithmetic everywhere (bitwise
+    comparisons), and no OpenMP threads spinning against each other on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory) -> Path:
     """An uninterrupted run: the one every interrupted run must reproduce."""
@@ -70,12 +80,12 @@ def test_tiny_run_trains_and_loss_falls(reference_run):
 
 
 def _run_script(args, env_extra, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, **env_extra}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_extra}
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def _wait_for_epochs(folder: RunFolder, epochs: int, process: subprocess.Popen, timeout: float = 120) -> None:
+def _wait_for_epochs(folder: RunFolder, epochs: int, process: subprocess.Popen, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while len(folder.read_metrics()) < epochs:
         assert process.poll() is None, process.communicate()
