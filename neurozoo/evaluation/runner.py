@@ -7,6 +7,7 @@ request fails at once with the reason and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import inspect
 import itertools
@@ -14,7 +15,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -192,6 +193,8 @@ def evaluate(
     bf16: bf16 autocast for the forward passes (off by default: fp32 figures are exact).
     options: per-metric keyword options, e.g. ``{"pgd_linf": {"eps": [2 / 255]}}``.
     progress: show a progress bar on stderr.
+    A torch model is evaluated in eval mode and channels_last memory format (faster convolutions
+    on CPU); both are restored afterwards.
     The result layout is described in :mod:`neurozoo.evaluation`.
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -213,39 +216,14 @@ def evaluate(
     metric_records = [registry.get_metric(name) for name in names]
     check_request(target, record, split, metric_records, options)
 
-    is_torch = isinstance(target.model, nn.Module)
-    if is_torch:
-        device = torch.device(device) if device else _device_of(target.model)
-        was_training = target.model.training
-        target.model.eval().to(device)
-        if channels_last:
-            target.model.to(memory_format=torch.channels_last)
-    else:
-        device = torch.device("cpu")
     bar = _progress_bar() if progress else None
-    ctx = EvalContext(target.model, record, split=split, limit=limit, batch_size=batch_size, device=device,
-                      data_dir=None if data_dir is None else os.fspath(data_dir), dataset_options=dataset_options,
-                      bf16=bf16, channels_last=channels_last, progress=bar)
-    results: dict[str, dict[str, float | None]] = {}
-    seconds: dict[str, float] = {}
-    owners: dict[str, str] = {}
-    try:
-        if bar is not None:
-            bar.start()
-        for metric in metric_records:
-            start = time.perf_counter()
-            figures = _figures(metric, metric.compute(ctx, **options.get(metric.name, {})))
-            seconds[metric.name] = time.perf_counter() - start
-            for figure in figures:
-                if figure in owners:
-                    raise ValueError(f"metrics {owners[figure]!r} and {metric.name!r} both give figure {figure!r}")
-                owners[figure] = metric.name
-            results[metric.name] = figures
-    finally:
-        if bar is not None:
-            bar.stop()
-        if is_torch:
-            target.model.train(was_training)
+    with prepared(target.model, device, channels_last) as device:
+        ctx = EvalContext(target.model, record, split=split, limit=limit, batch_size=batch_size, device=device,
+                          data_dir=None if data_dir is None else os.fspath(data_dir),
+                          dataset_options=dataset_options, bf16=bf16, channels_last=channels_last, progress=bar)
+        for needed in dict.fromkeys([split, *(s for m in metric_records for s in requirements_of(m.compute).splits)]):
+            ctx.data(needed)  # missing data fails here, before any forward pass
+        results, seconds = run_metrics(ctx, metric_records, options, bar)
     return {
         "model": target.source,
         "dataset": record.name,
@@ -257,11 +235,50 @@ def evaluate(
         "options": options,
         "seconds": seconds,
         "checkpoint_sha256": target.sha256,
-        "command": command or _python_call(target.source, record.name, names, limit, split),
+        "command": command or _python_call(target.source, record.name, names, limit, split, options),
         "versions": package_versions(),
         "device": str(device),
         "bf16": bf16,
     }
+
+
+@contextlib.contextmanager
+def prepared(model: Any, device: str | None, channels_last: bool) -> Iterator[torch.device]:
+    """A torch model in eval mode on ``device`` (default: where it is), channels_last if asked;
+    its mode and memory format are restored afterwards. Yields the device."""
+    if not isinstance(model, nn.Module):
+        yield torch.device("cpu")  # onnxruntime's CPU provider
+        return
+    device = torch.device(device) if device else _device_of(model)
+    was_training = model.training
+    model.eval().to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield device
+    finally:
+        model.train(was_training)
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+
+
+def run_metrics(ctx: EvalContext, metrics: list, options: dict[str, dict], bar) -> tuple[dict, dict]:
+    """Each metric's figures (names unique across metrics) and the seconds it took; the first metric
+    to read ``ctx.outputs()`` carries the time of the shared forward pass."""
+    results: dict[str, dict[str, float | None]] = {}
+    seconds: dict[str, float] = {}
+    owners: dict[str, str] = {}
+    with bar if bar is not None else contextlib.nullcontext():
+        for metric in metrics:
+            start = time.perf_counter()
+            figures = _figures(metric, metric.compute(ctx, **options.get(metric.name, {})))
+            seconds[metric.name] = time.perf_counter() - start
+            for figure in figures:
+                if figure in owners:
+                    raise ValueError(f"metrics {owners[figure]!r} and {metric.name!r} both give figure {figure!r}")
+                owners[figure] = metric.name
+            results[metric.name] = figures
+    return results, seconds
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -269,5 +286,6 @@ def _device_of(model: nn.Module) -> torch.device:
     return tensor.device if tensor is not None else torch.device("cpu")
 
 
-def _python_call(source: str, dataset: str, names: list[str], limit: int | None, split: str) -> str:
-    return f"neurozoo.evaluate({source!r}, {dataset!r}, metrics={names!r}, limit={limit!r}, split={split!r})"
+def _python_call(source: str, dataset: str, names: list[str], limit: int | None, split: str, options: dict) -> str:
+    extra = f", options={options!r}" if options else ""
+    return f"neurozoo.evaluate({source!r}, {dataset!r}, metrics={names!r}, limit={limit!r}, split={split!r}{extra})"
