@@ -149,11 +149,16 @@ def test_a_plugin_metric_uses_the_context_and_shares_the_pass(model, onnx_files)
     def bad(ctx):
         return {"x": "high"}
 
+    @requires(splits=("val",))
+    def on_validation(ctx):
+        return {"val_top1": 0.0}
+
     class Plugin:
         @neurozoo.hookimpl
         def register_metrics(register):
             register(neurozoo.Metric("evaltest_sparsity", first_layer_sparsity))
             register(neurozoo.Metric("evaltest_bad", bad))
+            register(neurozoo.Metric("evaltest_val", on_validation))
 
     neurozoo.plugins.register(Plugin, name="evaltest_metrics")
     try:
@@ -163,6 +168,9 @@ def test_a_plugin_metric_uses_the_context_and_shares_the_pass(model, onnx_files)
         assert calls == [256]  # the cached pass of top1
         with pytest.raises(ConfigError, match="needs a torch model"):
             evaluate(onnx_files[0], "evaltest", ["evaltest_sparsity"])
+        with pytest.raises(ConfigError, match=r"metric 'evaltest_val' reads split\(s\) \['val'\] that 'evaltest'"):
+            evaluate(model, "evaltest", ["top1", "evaltest_val"])
+        assert sum(LOADS.values()) == 1  # only the successful evaluation above loaded data
         with pytest.raises(TypeError, match="figure 'x' is str, not a number"):
             evaluate(model, "evaltest", ["evaltest_bad"])
     finally:

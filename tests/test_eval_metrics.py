@@ -22,7 +22,7 @@ from eval_support import (
     wrap,
 )
 
-from neurozoo.evaluation import evaluate
+from neurozoo.evaluation import Outputs, evaluate
 from neurozoo.evaluation.accuracy import correct, exact_set_correct
 from neurozoo.evaluation.calibration import expected_calibration_error
 
@@ -150,3 +150,16 @@ def test_noise_sweep_from_clean_to_destroyed():
 def test_unknown_corruption_is_named():
     with pytest.raises(ValueError, match=r"unknown corruption\(s\) \['fog'\]"):
         evaluate(wrap(ConstantNet(), EVALTEST), "evaltest", ["corruption"], options={"corruption": {"corruptions": ["fog"]}})
+
+
+def test_outputs_derived_arrays():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    single = Outputs(logits, torch.tensor([0, 0, 1]), embeddings=None)
+    assert single.correct.tolist() == [True, False, False]
+    assert torch.allclose(single.probabilities.sum(1), torch.ones(3))
+    assert torch.allclose(single.loss, -single.probabilities[[0, 1, 2], [0, 0, 1]].log())
+    multi = Outputs(logits, torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), embeddings=None)
+    assert multi.correct.tolist() == [True, True, True]
+    assert torch.allclose(multi.probabilities, torch.sigmoid(logits))
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, multi.targets, reduction="none").sum(1)
+    assert torch.allclose(multi.loss, expected)
