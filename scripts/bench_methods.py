@@ -39,7 +39,7 @@ CASES = (
     Case("hah", "hah_vgg16", "cifar10", "baseline", "vgg16", 128, 1.30),
     Case("binenc", "resnet18", "cifar10", "baseline", "resnet18", 128, 1.05),
     Case("ffcl", "ffcl_mlp", "mnist", "baseline", "mlp", 128, None),
-    Case("kuramoto", "komplexnet", "multimnist", "kuramoto", "realnet", 256, None),
+    Case("kuramoto", "komplexnet", "multimnist_o25", "kuramoto", "realnet", 64, None),
 )
 
 

@@ -1,0 +1,60 @@
+"""KomplexNet on real two-digit images (overlap 0.25): the training signal and the shared evaluation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import neurozoo
+from neurozoo.training.method import Phase, StepContext
+from neurozoo_plugins.kuramoto.method import KuramotoMethod
+
+DATASET = "multimnist_o25"
+
+
+@pytest.fixture(scope="module")
+def digits(shared_data, tmp_path_factory, request):
+    """16 real two-digit test images with their multi-hot targets and masks (a small generated set)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEUROZOO_CACHE", str(tmp_path_factory.mktemp("multidigits")))
+    request.addfinalizer(mp.undo)
+    data = neurozoo.get_dataset(DATASET).load("test", root=shared_data, size=16)
+    images, targets, masks = (torch.stack(parts) for parts in zip(*(data[i] for i in range(len(data)))))
+    return images, targets, masks
+
+
+@pytest.mark.slow
+def test_training_steps_fit_a_real_batch(digits):
+    torch.manual_seed(0)
+    method = KuramotoMethod(timesteps=2)
+    model = neurozoo.create_model("komplexnet", dataset=DATASET, method="kuramoto", method_kwargs=method.method_kwargs())
+    phase = method.phases()[0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=phase.lr)
+    bce = []
+    for step in range(6):
+        ctx = StepContext(model=model, net=model, phase=Phase("train", 1, phase.lr), phase_index=0, epoch=0,
+                          epoch_in_phase=0, step=step, device=torch.device("cpu"), num_classes=10)
+        optimizer.zero_grad()
+        out = method.training_step(ctx, digits)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), phase.grad_clip)
+        optimizer.step()
+        bce.append(out["bce"].item())
+    assert bce[-1] < 0.8 * bce[0]
+
+
+@pytest.mark.slow
+def test_shared_evaluation_reads_kuramoto_metrics(shared_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("NEUROZOO_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    model = neurozoo.create_model("komplexnet", dataset=DATASET, method="kuramoto", method_kwargs={"timesteps": 3})
+    result = neurozoo.evaluate(model, DATASET, ["exact_set", "per_label_f1", "synchrony"], limit=16,
+                               data_dir=shared_data, dataset_options={"size": 16}, batch_size=8)
+    figures = result["metrics"]
+    assert set(figures["synchrony"]) == {f"synchrony_loss_step_{t}" for t in (1, 2, 3)}
+    assert all(0 <= v <= 1 for m in figures.values() for v in m.values())
+    assert [c["plot"] for c in result["curves"]] == ["synchrony"]
+
+    with pytest.raises(neurozoo.errors.ConfigError, match="KomplexNet"):
+        real = neurozoo.create_model("realnet", dataset=DATASET, method="kuramoto")
+        neurozoo.evaluate(real, DATASET, ["synchrony"], limit=8, data_dir=shared_data, dataset_options={"size": 8})
