@@ -197,7 +197,7 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
                 for batches_done, batch in enumerate(batches.loader(epoch, batches_done), start=batches_done + 1):
                     scalars = engine.step(batch)
                     running.add(scalars)
-                    loss = float(scalars["loss"]) if batches_done % LOSS_READ_EVERY == 0 else None
+                    loss = float(scalars["loss"]) if (batches_done - 1) % LOSS_READ_EVERY == 0 else None
                     progress.advance(len(batch[0]) * info.world_size, loss)
                     if any_across(stop.requested, info):
                         checkpoint()
@@ -208,15 +208,18 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
                 broadcast_buffers(engine.trainable, info)
                 record = {"epoch": epoch + 1, "phase": phase.name, "step": engine.step_count,
                           "lr": engine.optimizer.param_groups[0]["lr"], **running.means(info)}
-                record.update(engine.trainer.on_epoch_end(engine.context()) or {})
+                end_scalars = engine.trainer.on_epoch_end(engine.context()) or {}
+                record.update({name: float(value) for name, value in end_scalars.items()})
                 if tests is not None:
                     record.update(engine.evaluate(tests, task))
                 record.update(images_per_s=progress.rate, epoch_time_s=seconds)
-                epochs_done, batches_done = epoch + 1, 0
-                checkpoint()
                 if info.is_main:
+                    # the line first: a run killed before the checkpoint below redoes the epoch and
+                    # drops the line on resume (keep_metrics_before), so no epoch is logged twice
                     folder.append_metrics(record)
                     progress.print(_summary(record))
+                epochs_done, batches_done = epoch + 1, 0
+                checkpoint()
     if info.is_main:
         folder.save_model(engine.net)  # also covers a run of 0 epochs
 
