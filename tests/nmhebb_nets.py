@@ -1,4 +1,5 @@
-"""A small CNN for NM-Hebb's tests, registered as architecture ``nmhebb_small_cnn`` while a test runs.
+"""Helpers for NM-Hebb's tests: a small CNN registered as architecture ``nmhebb_small_cnn`` while a
+test runs, and a one-thread fixture.
 
 Three stages of conv -> BatchNorm -> ReLU (the 2nd and 3rd downsample); the Hebbian layer is the
 2nd stage's conv and its ReLU, as the method's defaults pick for the real backbones.
@@ -49,3 +50,13 @@ def small_cnn_arch():
         yield lambda **kwargs: create_model(ARCH, **kwargs)
     finally:
         plugins.unregister("nmhebb_small_cnn_plugin")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a test module: on a busy shared CPU, OpenMP threads spinning against
+    each other make small steps many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

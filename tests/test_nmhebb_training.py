@@ -15,9 +15,9 @@ from neurozoo.training.method import TrainingMethod
 from neurozoo_plugins.nmhebb.gate import scaled_ce
 from neurozoo_plugins.nmhebb.method import NMHebb
 from nmhebb_nets import LAYER
-from nmhebb_nets import small_cnn_arch  # noqa: F401 (fixture)
+from nmhebb_nets import one_thread, small_cnn_arch  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 CPU = torch.device("cpu")
 
 
@@ -35,7 +35,7 @@ def run_phase(engine, phase_index, loader, epochs=1):
 def test_gate_follows_ce_without_sticking_over_a_short_phase_1(shared_data, small_cnn_arch):
     torch.manual_seed(0)
     train = neurozoo.get_dataset("cifar10").load("train", root=shared_data)
-    trainer = NMHebb(epochs=1, lr=1e-2, schedule="constant", **LAYER)
+    trainer = NMHebb(epochs=1, lr=0.05, schedule="constant", **LAYER)
     engine = Engine(trainer, small_cnn_arch(dataset="cifar10"), device=CPU)
     steps = run_phase(engine, 0, batches(train, 4096, 64), epochs=2)
     gate = torch.stack([s["gate"] for s in steps])
@@ -80,8 +80,8 @@ def test_phase_2_tightens_classes_more_than_cross_entropy_alone(shared_data):
     for name, trainer, phase_index in (
         ("cross-entropy", TrainingMethod(epochs=1, lr=3e-3, schedule="constant"), 0),
         ("nmhebb phase 2", NMHebb(epochs=0, phase2_epochs=1, lr=3e-2, phase2_lr_factor=0.1,
-                                  phase2_schedule="constant"), 1),
-    ):  # the same steps at the same learning rate, from the same weights
+                                  phase2_schedule="constant", optimizer="adamw", label_smoothing=0.0), 1),
+    ):  # the same steps, optimiser and learning rate, from the same weights
         model.load_state_dict(start)
         engine = Engine(trainer, model, device=CPU, precision="fp32")
         steps = run_phase(engine, phase_index, batches(train, 2048, 128, seed=1), epochs=4)

@@ -44,7 +44,10 @@ def monotone_logit(ce_scaled: torch.Tensor, a: float, b: float) -> torch.Tensor:
 
 
 class Neuromodulator(nn.Module):
-    """phi: scaled CE c -> gate logit a * c + b + MLP_phi(c), MLP = Linear(1, hidden) -> tanh -> Linear(hidden, 1)."""
+    """phi: scaled CE c -> gate logit a * c + b + MLP_phi(c), MLP = Linear(1, hidden) -> tanh -> Linear(hidden, 1).
+
+    Elementwise: a scalar CE gives a scalar logit, a tensor of CEs a tensor of logits.
+    """
 
     def __init__(self, a: float = 4.0, b: float = -2.0, hidden: int = 16):
         super().__init__()
@@ -58,8 +61,8 @@ class Neuromodulator(nn.Module):
     def forward(self, ce_scaled: torch.Tensor) -> torch.Tensor:
         # a scalar MLP: float32 costs nothing, and bf16 autocast would quantise the logged gate
         with torch.autocast(ce_scaled.device.type, enabled=False):
-            c = ce_scaled.float().reshape(1, 1)
-            return (monotone_logit(c, self.a, self.b) + self.mlp(c)).reshape(())
+            c = ce_scaled.float().reshape(-1, 1)
+            return (monotone_logit(c, self.a, self.b) + self.mlp(c)).reshape(ce_scaled.shape)
 
 
 def error_rate(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """NM-Hebb's trainer: phase 1 (gated Hebbian regulariser) then phase 2 (pairwise metric learning).
 
-Phase "hebbian" (``epochs``, the baseline optimiser and schedule):
+Phase "hebbian" (``epochs``; optimiser, schedule and label smoothing are the baseline plugin's
+recipe: SGD + Nesterov, one-cycle to lr 0.1, label smoothing 0.1):
 
     L1 = CE + lambda_hebb * nu(CE) * R_hebb  (+ lambda_ewc * nu(CE) * EWC)
 
@@ -54,6 +55,12 @@ class NMHebb(TrainingMethod):
     name = "nmhebb"
     options = {
         **TrainingMethod.options,
+        # the baseline plugin's recipe (SGD + Nesterov, one-cycle to 0.1, label smoothing 0.1), so
+        # that NM-Hebb and its baseline differ only in NM-Hebb's own terms and phase
+        "lr": 0.1,
+        "optimizer": "sgd",
+        "schedule": "onecycle",
+        "label_smoothing": 0.1,
         "hebb_layer": None,
         "hebb_activation": None,
         "lambda_hebb": 0.1,
