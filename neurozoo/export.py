@@ -11,11 +11,15 @@ dataset's train split. Both carry :class:`neurozoo.onnx_metadata.OnnxMetadata`, 
 
 Export validates itself: the fp32 graph must match torch to ``FP32_ATOL`` on a batch size other
 than the traced one (else :class:`ExportError` and nothing is written), and the int8 graph's
-accuracy on held-out images (the test split) is measured against the fp32 graph's.
+accuracy on held-out images (the test split) is measured against the fp32 graph's. A model whose own
+float32 rounding noise exceeds ``FP32_ATOL`` (iterated dynamics such as the Kuramoto nets' 15 phase
+steps amplify it) cannot be matched closer than that noise by any fp32 implementation; for such a
+model the limit is twice the noise, measured as torch fp32 vs a float64 copy of the model.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import tempfile
@@ -51,6 +55,7 @@ class ExportError(NeurozooError):
 class ExportReport:
     fp32_path: Path
     fp32_max_abs_diff: float  # |onnxruntime - torch| on CHECK_BATCH images, fp32 logits
+    fp32_limit: float = FP32_ATOL  # FP32_ATOL, or twice the model's own fp32 noise when that is larger
     int8_path: Path | None = None
     calibration_images: int = 0
     held_out_images: int = 0
@@ -68,7 +73,7 @@ class ExportReport:
     def summary(self) -> str:
         lines = [
             f"fp32: {self.fp32_path}  (onnxruntime vs torch at batch {CHECK_BATCH}, traced at "
-            f"{TRACE_BATCH}: max abs diff {self.fp32_max_abs_diff:.2e}, limit {FP32_ATOL:.0e})"
+            f"{TRACE_BATCH}: max abs diff {self.fp32_max_abs_diff:.2e}, limit {self.fp32_limit:.1e})"
         ]
         if self.int8_path is not None:
             lines += [
@@ -104,51 +109,84 @@ def export_onnx(
     model, source = _resolve(model_or_name)
     if out_dir is None and source is None:
         raise ValueError("export_onnx(model) of an in-memory model needs out_dir=: the folder to write model.onnx to")
+    if int8:  # the data first: a missing dataset should fail before the export work
+        calibration, held_out = _int8_data(
+            model.config, calibration, held_out, data_dir, calibration_size, held_out_size, seed
+        )
+    fp32_bytes, diff, limit = _validated_fp32(model, source, opset, seed)
     out = Path(out_dir) if out_dir is not None else source
     out.mkdir(parents=True, exist_ok=True)
-    config = model.config
-    fp32_bytes = _stamp(_export_fp32(model, opset), _metadata(model, source, "fp32"))
+    report = ExportReport(fp32_path=out / FP32_NAME, fp32_max_abs_diff=diff, fp32_limit=limit)
+    atomic_write_bytes(report.fp32_path, fp32_bytes)
+    if int8:
+        report.int8_path = out / INT8_NAME
+        int8_model = _quantize(report.fp32_path, calibration)
+        atomic_write_bytes(report.int8_path, _stamp(int8_model, _metadata(model, source, "int8")))
+        report.calibration_images = len(calibration)
+        _check_int8(report, *held_out, model.config.get("task", "multiclass"))
+    return report
 
+
+def _validated_fp32(model: NeurozooModel, source: Path | None, opset: int | None, seed: int):
+    """(stamped fp32 graph, max abs logit diff from torch, the limit it passed); ExportError past the limit."""
     import onnxruntime
 
-    fp32_session = onnxruntime.InferenceSession(fp32_bytes, providers=["CPUExecutionProvider"])
-    check = np.random.default_rng(seed).random((CHECK_BATCH, *config["input_size"]), dtype=np.float32)
-    diff = _max_abs_diff(model, fp32_session, check)
-    if not diff <= FP32_ATOL:  # also catches NaN
+    graph = _stamp(_export_fp32(model, opset), _metadata(model, source, "fp32"))
+    session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    images = np.random.default_rng(seed).random((CHECK_BATCH, *model.config["input_size"]), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images)).numpy()
+    diff = float(np.abs(_run(session, images) - expected).max())
+    limit = FP32_ATOL
+    if not diff <= limit:  # (also NaN) within the model's own fp32 noise, a graph cannot do better
+        noise = _fp32_noise(model, images, expected)
+        limit = max(limit, 2 * noise)
+    if not diff <= limit:
         raise ExportError(
-            f"the exported graph of {config['arch']!r} (method {config['method']!r}) disagrees with torch: "
-            f"max abs logit diff {diff:.3g} > {FP32_ATOL:g} at batch {CHECK_BATCH}; nothing was written. "
-            "A layer the exporter translates differently is the usual cause: export with "
+            f"the exported graph of {model.config['arch']!r} (method {model.config['method']!r}) disagrees "
+            f"with torch: max abs logit diff {diff:.3g} > {limit:.3g} at batch {CHECK_BATCH}; nothing was "
+            "written. A layer the exporter translates differently is the usual cause: export with "
             "torch.onnx.export(..., report=True) to see the translated graph"
         )
-    report = ExportReport(fp32_path=out / FP32_NAME, fp32_max_abs_diff=diff)
-    atomic_write_bytes(report.fp32_path, fp32_bytes)
-    if not int8:
-        return report
+    return graph, diff, limit
 
+
+def _fp32_noise(model: NeurozooModel, images: np.ndarray, fp32_logits: np.ndarray) -> float:
+    """max |torch fp32 - torch float64| logits: the model's own rounding noise (0 if it has no float64 path)."""
+    reference = copy.deepcopy(model).double()
+    try:
+        with torch.no_grad():
+            exact = reference(torch.from_numpy(images).double()).numpy()
+    except (RuntimeError, TypeError):  # a layer fixed to float32: no noise estimate, the plain limit holds
+        return 0.0
+    return float(np.abs(fp32_logits - exact).max())
+
+
+def _int8_data(config: dict, calibration, held_out, data_dir, calibration_size: int, held_out_size: int, seed: int):
+    """(calibration images, (held-out images, targets)) as checked numpy arrays; dataset splits by default."""
     if calibration is None:
         calibration, _ = _dataset_sample(config, "train", calibration_size, data_dir, seed, "calibration=")
     calibration = _images(calibration, config, "calibration")
     if held_out is None:
         held_out = _dataset_sample(config, "test", held_out_size, data_dir, seed, "held_out=")
-    held_images, held_targets = _images(held_out[0], config, "held_out images"), np.asarray(held_out[1])
-    if len(held_targets) != len(held_images):
-        raise ValueError(f"held_out has {len(held_images)} images but {len(held_targets)} targets")
+    images, targets = _images(held_out[0], config, "held_out images"), np.asarray(held_out[1])
+    if len(targets) != len(images):
+        raise ValueError(f"held_out has {len(images)} images but {len(targets)} targets")
+    return calibration, (images, targets)
 
-    report.int8_path = out / INT8_NAME
-    atomic_write_bytes(
-        report.int8_path, _stamp(_quantize(report.fp32_path, calibration), _metadata(model, source, "int8"))
+
+def _check_int8(report: ExportReport, images: np.ndarray, targets: np.ndarray, task: str) -> None:
+    """Fill the report's held-out accuracy of the fp32 and int8 graphs."""
+    import onnxruntime
+
+    fp32, int8 = (
+        _run(onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]), images)
+        for path in (report.fp32_path, report.int8_path)
     )
-    int8_session = onnxruntime.InferenceSession(str(report.int8_path), providers=["CPUExecutionProvider"])
-    fp32_logits = _run(fp32_session, held_images)
-    int8_logits = _run(int8_session, held_images)
-    task = config.get("task", "multiclass")
-    report.calibration_images = len(calibration)
-    report.held_out_images = len(held_images)
-    report.fp32_accuracy = _accuracy(fp32_logits, held_targets, task)
-    report.int8_accuracy = _accuracy(int8_logits, held_targets, task)
-    report.int8_agreement = _agreement(fp32_logits, int8_logits, task)
-    return report
+    report.held_out_images = len(images)
+    report.fp32_accuracy = _accuracy(fp32, targets, task)
+    report.int8_accuracy = _accuracy(int8, targets, task)
+    report.int8_agreement = _agreement(fp32, int8, task)
 
 
 def _resolve(model_or_name) -> tuple[NeurozooModel, Path | None]:
@@ -285,12 +323,6 @@ def _batches(images: np.ndarray) -> Iterator[np.ndarray]:
 
 def _run(session, images: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run(None, {INPUT_NAME: batch})[0] for batch in _batches(images)])
-
-
-def _max_abs_diff(model: NeurozooModel, session, images: np.ndarray) -> float:
-    with torch.no_grad():
-        expected = model(torch.from_numpy(images)).numpy()
-    return float(np.abs(_run(session, images) - expected).max())
 
 
 def _decisions(logits: np.ndarray, task: str) -> np.ndarray:

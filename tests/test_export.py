@@ -1,0 +1,204 @@
+"""ONNX export: every registered architecture (with the method that trains it) exports and validates;
+int8 export calibrates on the dataset's train split and reports its held-out accuracy; failures are clear."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from torch import nn
+
+import neurozoo
+from neurozoo import registry
+from neurozoo.checkpoint import sha256_file
+from neurozoo.cli import main
+from neurozoo.export import CHECK_BATCH, FP32_ATOL, ExportError, export_onnx
+from neurozoo.model import NeurozooModel, build_config
+from neurozoo.onnx_metadata import OnnxMetadata
+
+# Shallower variants of the deep timm nets: the same layer types, a fraction of the export time.
+TEST_ARCH_KWARGS = {
+    "resnet18": {"layers": (1, 1, 1, 1)},
+    "mobilenetv2": {"depth_multiplier": 0.1},  # one block per stage
+    "densenet121": {"block_config": (1, 1, 1, 1)},
+    "efficientnetv2_s": {"depth_multiplier": 0.1},
+    "komplexnet": {"timesteps": 2},  # the Kuramoto loop unrolls into the graph once per step
+    "komplexnet_fb": {"timesteps": 2},
+}
+# Methods that change the structure of a backbone they do not ship: which backbone to test them on.
+METHOD_TEST_BACKBONE = {"hah": ("vgg11", {"hah_layers": 2})}
+
+
+def export_cases() -> list[tuple[str, str, dict]]:
+    """(arch, method, method_kwargs) for every architecture, plus every structure-changing method.
+
+    An architecture shipped by a method plugin is exported with that plugin's method (the module tree
+    its checkpoints have); the others with ``baseline``. A method with ``adapt_model`` whose plugin
+    ships no architecture is exported on a backbone (``METHOD_TEST_BACKBONE``, default resnet18).
+    """
+    methods = set(neurozoo.list_methods())
+    cases = []
+    for arch in neurozoo.list_architectures():
+        owner = registry.owner("architecture", arch)
+        cases.append((arch, owner if owner in methods else "baseline", {}))
+    covered = {method for _, method, _ in cases}
+    for method in sorted(methods - covered):
+        if neurozoo.get_method(method).adapt_model is not None:
+            arch, method_kwargs = METHOD_TEST_BACKBONE.get(method, ("resnet18", {}))
+            cases.append((arch, method, method_kwargs))
+    return cases
+
+
+@pytest.mark.parametrize(("arch", "method", "method_kwargs"), export_cases(), ids=lambda v: str(v) if v else "")
+def test_every_architecture_exports_and_matches_torch(tmp_path, arch, method, method_kwargs):
+    model = neurozoo.create_model(
+        arch, num_classes=7, method=method, method_kwargs=method_kwargs, **TEST_ARCH_KWARGS.get(arch, {})
+    )
+    report = export_onnx(model, tmp_path)
+
+    assert report.fp32_max_abs_diff <= report.fp32_limit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # one file, no external data
+    graph = onnx.load(str(report.fp32_path))
+    batch_dim = graph.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value  # dynamic batch
+    metadata = OnnxMetadata.from_props({p.key: p.value for p in graph.metadata_props})
+    assert (metadata.arch, metadata.method, metadata.precision) == (arch, method, "fp32")
+    assert metadata.input_size == tuple(model.config["input_size"])
+    # a batch of one, neither the traced nor the validated size
+    session = onnxruntime.InferenceSession(str(report.fp32_path), providers=["CPUExecutionProvider"])
+    image = torch.rand(1, *model.config["input_size"])
+    with torch.no_grad():
+        expected = model(image).numpy()
+    (logits,) = session.run(None, {"images": image.numpy()})
+    assert logits.shape == (1, 7)
+    np.testing.assert_allclose(logits, expected, atol=report.fp32_limit, rtol=0)
+
+
+def _separable_digits(rng, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 grayscale uint8 images whose class k is a bright 7x7 block at grid cell k, plus noise."""
+    labels = rng.integers(0, 10, count)
+    images = rng.integers(0, 60, (count, 28, 28, 1), dtype=np.uint8)
+    for image, label in zip(images, labels):
+        row, col = divmod(int(label), 4)
+        image[row * 7:(row + 1) * 7, col * 7:(col + 1) * 7] = 255
+    return images, labels
+
+
+def _trained_mlp(images: np.ndarray, labels: np.ndarray) -> NeurozooModel:
+    torch.manual_seed(0)
+    model = neurozoo.create_model("mlp", dataset="mnist", hidden=(32,))
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    y = torch.from_numpy(labels)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return model.eval()
+
+
+def test_int8_export_of_a_checkpoint_folder_calibrates_on_its_dataset(tmp_path, write_data_folder, capsys):
+    rng = np.random.default_rng(0)
+    train, test = _separable_digits(rng, 400), _separable_digits(rng, 200)
+    data = write_data_folder({"mnist": {"train": train, "test": test}})
+    folder = neurozoo.save(_trained_mlp(*train), tmp_path / "ckpt")
+
+    code = main(["export", str(folder), "--int8", "--data-dir", str(data),
+                 "--calibration-size", "64", "--held-out", "200"])
+    out = capsys.readouterr().out
+
+    assert code == 0
+    assert "64 calibration images" in out
+    fp32_accuracy, int8_accuracy, drop, agreement = map(float, re.search(
+        r"held-out accuracy on 200 images: fp32 (\S+)%, int8 (\S+)% \(drop (\S+) pp; int8 agrees with fp32 on (\S+)%",
+        out).groups())
+    assert fp32_accuracy >= 90  # the task is easy: a broken pipeline would not get here
+    assert drop == pytest.approx(fp32_accuracy - int8_accuracy, abs=0.02) and drop <= 5
+    assert agreement >= 90
+    int8 = onnx.load(str(folder / "model.int8.onnx"))
+    ops = {node.op_type for node in int8.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    first_weight = next(n for n in int8.graph.node if n.op_type == "DequantizeLinear" and
+                        any(a.name == "axis" for a in n.attribute))  # per-channel weights carry an axis
+    scales = next(i for i in int8.graph.initializer if i.name == first_weight.input[1])
+    assert scales.dims[0] > 1
+    for path, precision in ((folder / "model.onnx", "fp32"), (folder / "model.int8.onnx", "int8")):
+        metadata = OnnxMetadata.from_props({p.key: p.value for p in onnx.load(str(path)).metadata_props})
+        assert metadata.precision == precision
+        assert metadata.source_sha256 == sha256_file(folder / "model.safetensors")
+        assert metadata.dataset == "mnist" and metadata.class_names == tuple(str(i) for i in range(10))
+
+
+def test_in_memory_export_records_the_sha256_that_save_writes(tmp_path):
+    model = neurozoo.create_model("mlp", num_classes=3, hidden=(8,))
+    report = export_onnx(model, tmp_path / "onnx")
+    folder = neurozoo.save(model, tmp_path / "ckpt")
+    metadata = OnnxMetadata.from_props({p.key: p.value for p in onnx.load(str(report.fp32_path)).metadata_props})
+    assert metadata.source_sha256 == hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+class _ExportOnlyOffset(nn.Module):
+    """A net that computes something else while torch.export traces it: the validation must notice."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(4, 2)
+
+    def embed(self, x):
+        z = x.flatten(1)
+        return z + 1e-2 if torch.compiler.is_exporting() else z
+
+    def classify(self, z):
+        return self.head(z)
+
+
+def test_a_graph_that_disagrees_with_torch_fails_and_writes_nothing(tmp_path):
+    config = build_config("mlp", num_classes=2, input_size=(1, 2, 2), mean=[0.0], std=[1.0], class_names=["a", "b"])
+    with pytest.raises(ExportError, match=rf"max abs logit diff .* at batch {CHECK_BATCH}; nothing was written"):
+        export_onnx(NeurozooModel(_ExportOnlyOffset(), config), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Iterated(nn.Module):
+    """An iterated map that amplifies float32 rounding to ~1e-3, offset by 2e-4 in the exported graph."""
+
+    def embed(self, x):
+        z = x.flatten(1)
+        for _ in range(10):
+            z = z + 1.5 * torch.sin(3 * z)
+        return z + 2e-4 if torch.compiler.is_exporting() else z
+
+    def classify(self, z):
+        return z[:, :2]
+
+
+def test_a_model_noisier_than_the_limit_is_checked_against_its_own_fp32_noise(tmp_path):
+    config = build_config("mlp", num_classes=2, input_size=(1, 2, 2), mean=[0.0], std=[1.0], class_names=["a", "b"])
+    model = NeurozooModel(_Iterated(), config)
+    images = torch.from_numpy(np.random.default_rng(0).random((CHECK_BATCH, 1, 2, 2), dtype=np.float32))
+    with torch.no_grad():
+        noise = (model(images).double() - model(images.double())).abs().max().item()
+
+    report = export_onnx(model, tmp_path)
+
+    assert noise > FP32_ATOL
+    assert FP32_ATOL < report.fp32_max_abs_diff <= report.fp32_limit == pytest.approx(2 * noise)
+    assert f"limit {report.fp32_limit:.1e}" in report.summary()
+
+
+def test_bad_export_requests_are_clear_errors(tmp_path):
+    model = neurozoo.create_model("mlp", num_classes=3, hidden=(8,))
+    with pytest.raises(ValueError, match="needs out_dir="):
+        export_onnx(model)
+    with pytest.raises(TypeError, match="neurozoo.create_model or neurozoo.load"):
+        export_onnx(nn.Linear(2, 2), tmp_path)
+    with pytest.raises(ValueError, match="names no dataset.*pass calibration="):
+        export_onnx(model, tmp_path, int8=True)
+    with pytest.raises(ValueError, match=r"calibration must be .*\(N, 1, 28, 28\)"):
+        export_onnx(model, tmp_path, int8=True, calibration=np.zeros((4, 3, 32, 32)), held_out=([], []))
+    assert list(tmp_path.iterdir()) == []
