@@ -32,18 +32,20 @@ dataset tasks ("multiclass", "multilabel") the metric applies to; others are rej
 ``ctx`` is an :class:`EvalContext`:
 
 - ``ctx.outputs(split=None, limit=...) -> Outputs``: the single cached forward pass over the split
-  (default: the evaluated one, first ``limit`` samples): ``.logits`` (N, C) float32,
-  ``.targets`` (N,) int64 or (N, C) multi-hot, ``.embeddings`` (N, D) penultimate features (None
-  for ONNX), and derived ``.probabilities``, ``.correct``, ``.loss`` (per
-  sample). All on the CPU in dataset order. Metrics that only need these arrays never touch the
-  model, so they share one pass.
+  (default: the evaluated one; ``limit`` defaults to the evaluation's, None means the whole
+  split, e.g. ``ctx.outputs("train", limit=None)`` to fit class statistics): ``.logits`` (N, C)
+  float32, ``.targets`` (N,) int64 or (N, C) multi-hot, ``.embeddings`` (N, D) penultimate
+  features (None for ONNX), and derived ``.probabilities`` (softmax, or sigmoid for multi-label),
+  ``.correct`` (top-1, or exact set for multi-label), ``.loss`` (per sample). All on the CPU in
+  dataset order. Metrics that only need these arrays never touch the model, so they share one pass.
 - ``ctx.model``: the model in eval mode; ``model(x)`` maps [0, 1] images (N, C, H, W) on
   ``ctx.device`` to logits (normalisation is inside); torch models also accept
   ``return_embedding=True``. ``ctx.is_torch`` is False for an ONNX model (no gradients, no modules).
 - ``ctx.batches(split=None, limit=..., description=...)``: iterator of ``(images, targets)`` on
   ``ctx.device`` (a fresh pass each call, with a progress bar); ``ctx.data(split)`` the torch Dataset.
-- ``ctx.predict(images, return_embedding=False)``: logits without gradients, under the same
-  precision settings as the main pass.
+- ``ctx.predict(images, return_embedding=False)``: logits under ``torch.inference_mode`` and the
+  same precision settings as the main pass. Metrics that need gradients call ``ctx.model``
+  themselves (see ``neurozoo.evaluation.attacks.attack_scope``).
 - ``ctx.dataset`` (the :class:`neurozoo.Dataset` record), ``ctx.num_classes``, ``ctx.split``,
   ``ctx.limit``, ``ctx.batch_size``, ``ctx.device``.
 - ``ctx.add_curve(plot, label, x, y, x_label=..., y_label=...)``: a curve for the report; curves
