@@ -24,7 +24,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,8 @@ def export_onnx(
         calibration, held_out = _int8_data(
             model.config, calibration, held_out, data_dir, calibration_size, held_out_size, seed
         )
-    fp32_bytes, diff, limit = _validated_fp32(model, source, opset, seed)
+    metadata = _metadata(model, source)
+    fp32_bytes, diff, limit = _validated_fp32(model, metadata, opset, seed)
     out = Path(out_dir) if out_dir is not None else source
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport(fp32_path=out / FP32_NAME, fp32_max_abs_diff=diff, fp32_limit=limit)
@@ -121,17 +122,17 @@ def export_onnx(
     if int8:
         report.int8_path = out / INT8_NAME
         int8_model = _quantize(report.fp32_path, calibration)
-        atomic_write_bytes(report.int8_path, _stamp(int8_model, _metadata(model, source, "int8")))
+        atomic_write_bytes(report.int8_path, _stamp(int8_model, replace(metadata, precision="int8")))
         report.calibration_images = len(calibration)
         _check_int8(report, *held_out, model.config.get("task", "multiclass"))
     return report
 
 
-def _validated_fp32(model: NeurozooModel, source: Path | None, opset: int | None, seed: int):
+def _validated_fp32(model: NeurozooModel, metadata: OnnxMetadata, opset: int | None, seed: int):
     """(stamped fp32 graph, max abs logit diff from torch, the limit it passed); ExportError past the limit."""
     import onnxruntime
 
-    graph = _stamp(_export_fp32(model, opset), _metadata(model, source, "fp32"))
+    graph = _stamp(_export_fp32(model, opset), metadata)
     session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
     images = np.random.default_rng(seed).random((CHECK_BATCH, *model.config["input_size"]), dtype=np.float32)
     with torch.no_grad():
@@ -190,8 +191,11 @@ def _check_int8(report: ExportReport, images: np.ndarray, targets: np.ndarray, t
 
 
 def _resolve(model_or_name) -> tuple[NeurozooModel, Path | None]:
-    """The model in eval mode and the checkpoint folder it came from (None for an in-memory model)."""
+    """The model (switched to eval mode) and its checkpoint folder (None for an in-memory model)."""
     if isinstance(model_or_name, NeurozooModel):
+        device = model_or_name.normalize.mean.device
+        if device.type != "cpu":
+            raise ValueError(f"export_onnx traces on the CPU but the model is on {device}: pass model.cpu()")
         return model_or_name.eval(), None
     if isinstance(model_or_name, torch.nn.Module):
         raise TypeError(
@@ -205,7 +209,8 @@ def _resolve(model_or_name) -> tuple[NeurozooModel, Path | None]:
     return load_folder(folder), folder
 
 
-def _metadata(model: NeurozooModel, source: Path | None, precision: str) -> OnnxMetadata:
+def _metadata(model: NeurozooModel, source: Path | None) -> OnnxMetadata:
+    """The fp32 graph's metadata (``dataclasses.replace`` it for the int8 graph)."""
     config = model.config
     if source is not None:
         sha = sha256_file(source / WEIGHTS_NAME)
@@ -222,7 +227,7 @@ def _metadata(model: NeurozooModel, source: Path | None, precision: str) -> Onnx
         method=config["method"],
         dataset=config.get("dataset"),
         source_sha256=sha,
-        precision=precision,
+        precision="fp32",
     )
 
 

@@ -202,3 +202,14 @@ def test_bad_export_requests_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"calibration must be .*\(N, 1, 28, 28\)"):
         export_onnx(model, tmp_path, int8=True, calibration=np.zeros((4, 3, 32, 32)), held_out=([], []))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_command_honours_opset_and_out(tmp_path, capsys):
+    folder = neurozoo.save(neurozoo.create_model("mlp", num_classes=3, hidden=(8,)), tmp_path / "ckpt")
+
+    assert main(["export", str(folder), "--opset", "18", "--out", str(tmp_path / "onnx")]) == 0
+
+    assert "max abs diff" in capsys.readouterr().out
+    assert not (folder / "model.onnx").exists()
+    graph = onnx.load(str(tmp_path / "onnx" / "model.onnx"))
+    assert {o.domain: o.version for o in graph.opset_import}[""] == 18
