@@ -95,5 +95,6 @@ class ComplexReadout(ComplexLayer):
 
 
 def multilabel_logits(magnitude: torch.Tensor) -> torch.Tensor:
-    """The KomplexNet readout: |out| - max_k |out_k| / 3 (a per-image threshold at a third of the peak)."""
+    """The KomplexNet readout m - max_k m_k / 3 on the last layer's magnitude m (the paper's
+    |out| - max|out| / 3): a per-image threshold at a third of the peak."""
     return magnitude - magnitude.amax(dim=1, keepdim=True) / 3

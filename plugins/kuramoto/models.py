@@ -47,7 +47,7 @@ def _gabor_conv(in_chans: int, channels: int) -> nn.Conv2d:
 class KuramotoTrace:
     """What one pass through the dynamics produced."""
 
-    logits: list[torch.Tensor]  # one per timestep (only the last one from ``run(all_steps=False)``)
+    logits: list[torch.Tensor]  # per timestep; ``run(all_steps=False)`` of a Kuramoto feed-forward net: the last
     phases: list[torch.Tensor]  # first-layer phase maps (N, C, H, W), one per timestep
     amplitude: torch.Tensor  # first-layer amplitudes (N, C, H, W), fixed over time
     embedding: torch.Tensor  # last step's hidden state as [Re, Im] (N, 2 * hidden)
@@ -57,7 +57,9 @@ class KomplexNet(nn.Module):
     """Complex-valued net whose first-layer phases synchronise by Kuramoto dynamics (see module doc).
 
     ``phase_dynamics="random"`` is the random-phase ablation: the phases keep their uniform initial
-    draw (no Kuramoto step), everything else is identical. ``feedback=True`` is the feedback model.
+    draw (no Kuramoto step), everything else is identical, down to the (unused) coupling kernel, so a
+    ``komplexnet`` checkpoint loads into it and can be tested with its dynamics switched off.
+    ``feedback=True`` is the feedback model.
     """
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, *, image_size: int = 32, channels: int = 8,
