@@ -39,6 +39,7 @@ CASES = (
     Case("hah", "hah_vgg16", "cifar10", "baseline", "vgg16", 128, 1.30),
     Case("binenc", "resnet18", "cifar10", "baseline", "resnet18", 128, 1.05),
     Case("ffcl", "ffcl_mlp", "mnist", "baseline", "mlp", 128, None),
+    Case("ffcl", "ffcl_mlp", "mnist", "baseline", "ffcl_mlp", 128, None),  # the same twins, by backprop
     Case("kuramoto", "komplexnet", "multimnist_o25", "kuramoto", "realnet", 64, None),
 )
 

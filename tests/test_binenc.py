@@ -177,3 +177,9 @@ def test_mahalanobis_distance_flags_off_cluster_points():
     assert distances[:2].max() < 4 < distances[2:].min()
     lonely = mahalanobis_distances(train, train_labels, train_labels == 0, near, np.array([0, 1]))
     assert np.isnan(lonely[1]) and not np.isnan(lonely[0])  # class 1 has no correct training point
+
+
+def test_the_v4_learning_rate_steps_are_a_recipe_option():
+    (phase,) = BinEnc(penalty="v4", epochs=800, schedule="step", milestones=(300, 350, 400)).phases()
+    assert (phase.schedule, phase.milestones, phase.gamma, phase.epochs) == ("step", (300, 350, 400), 0.5, 800)
+    assert (phase.optimizer, phase.weight_decay, phase.lr) == ("adamw", 5e-4, 1e-3)

@@ -16,12 +16,13 @@ metrics log.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from neurozoo.training.method import StepContext, TrainingMethod
+from neurozoo.training.method import Phase, StepContext, TrainingMethod
 
 from .models import BACKBONE_ACTIVATIONS, VARIANTS
 from .penalty import get_schedule
@@ -36,11 +37,13 @@ class BinEnc(TrainingMethod):
         "lr": 1e-3,  # the authors grid-search lr per run; their configs do not fix one
         "optimizer": "adamw",
         "weight_decay": 5e-4,
-        "schedule": "constant",
+        "schedule": "constant",  # v4 [code]: "step" with milestones 300, 350, ..., 750 and lr_decay 0.5
+        "milestones": (),  # epochs where a "step" schedule multiplies lr by lr_decay
+        "lr_decay": 0.5,
         "grad_clip": None,
         "variant": "binenc",  # binenc | linpen | nonlinpen | nopen
         "width": None,  # penultimate width d; None: the smallest d with 2**d >= classes
-        "backbone_act": "silu",  # silu (the paper) | relu (the registered backbone)
+        "backbone_act": "relu",  # relu (the registered backbone) | silu (the paper's ResNets)
         "penalty": "v3",  # v3 | v4 | v1 (used by variant binenc only)
         "gamma0": None,  # gamma of the first epoch; None: the schedule's (0.01 for v3/v4, 10 for v1)
         "convergence_threshold": 0.999,
@@ -63,6 +66,10 @@ class BinEnc(TrainingMethod):
         self.convergence_epoch: int | None = None
         self._correct = 0
         self._seen = 0
+
+    def phases(self) -> list[Phase]:
+        (phase,) = super().phases()
+        return [dataclasses.replace(phase, milestones=tuple(self.recipe["milestones"]), gamma=self.recipe["lr_decay"])]
 
     def training_step(self, ctx: StepContext, batch) -> dict[str, torch.Tensor]:
         images, targets = batch[0], batch[1]
