@@ -230,4 +230,5 @@ def test_recipe_defaults_follow_the_paper():
     assert (phase.optimizer, phase.lr, phase.weight_decay, phase.schedule) == ("adam", 1e-3, 0.0, "step")
     assert phase.epochs == 100 and phase.milestones == (60, 80) and phase.gamma == 0.1
     assert HaHMethod(epochs=10).phases()[0].milestones == (6, 8)
+    assert HaHMethod(epochs=1).phases()[0].milestones == ()  # no decay before the first step
     assert method.recipe["hah_lambda"] == 1.0 and method.recipe["alphas"][0] == 0.0045

@@ -50,13 +50,20 @@ class _ConvWithLocalCopy(torch.autograd.Function):
     def backward(ctx, grad_out, grad_local):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.conv_args
+
+        def conv_backward(grad, output_mask):
+            # the saved tensors themselves (not torch.nn.grad's expanded stand-ins) keep oneDNN on
+            # the tensors' memory layout, without reorders
+            return torch.ops.aten.convolution_backward(grad, x, weight, None, stride, padding, dilation, False,
+                                                       [0] * len(padding), groups, output_mask)
+
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0] and grad_out is not None:
-            grad_x = torch.nn.grad.conv2d_input(x.shape, weight, grad_out, stride, padding, dilation, groups)
+            grad_x = conv_backward(grad_out, [True, False, False])[0]
         if ctx.needs_input_grad[1]:
             parts = [g for g in (grad_out, grad_local) if g is not None]
             if parts:
-                grad_weight = torch.nn.grad.conv2d_weight(x, weight.shape, sum(parts), stride, padding, dilation, groups)
+                grad_weight = conv_backward(sum(parts), [False, True, False])[1]
         return grad_x, grad_weight, None, None, None, None
 
 

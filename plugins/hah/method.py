@@ -23,10 +23,13 @@ class HaHMethod(TrainingMethod):
     """Options (defaults from ../shared/METHODS.md section 4):
 
     - ``alphas``: per-HaH-layer weights of the HaH cost, in block order.
-    - ``hah_lambda``: anti-Hebbian weight lambda; 1.0 (METHODS.md default, hahtorch's HaHCost
-      default); 0.1 is the documented alternative (the value in the authors' cifar.yaml).
+    - ``hah_lambda``: anti-Hebbian weight lambda. 1.0 (default) is what the paper's code
+      (SparseStrongActivations) runs: its config says 0.1 but passes it under a name the cost
+      ignores, so the cost's default 1.0 applies. 0.1 is the documented alternative: the
+      ``hahtorch`` training script does pass the config's 0.1 to the cost.
     - ``hah_ratio``: fraction K/C of channels promoted per position (0.1).
-    - ``milestones``: epochs where lr is multiplied by 0.1; ``None`` = 3/5 and 4/5 of ``epochs``.
+    - ``milestones``: epochs where lr is multiplied by 0.1; ``None`` = 3/5 and 4/5 of ``epochs``
+      (rounded down as the authors do; none for a 1-epoch run).
     - model options (stored in the checkpoint, applied by ``adapt_model``): ``hah_layers``
       (0 = keep the architecture's own HaH blocks; N = convert the first N convs of a plain CNN),
       ``sigma`` (divisive normalisation, 0.1), ``keep_ratio`` (spatial top fraction kept, 0.2).
@@ -62,7 +65,8 @@ class HaHMethod(TrainingMethod):
         explicit = self.recipe["milestones"]
         if explicit is not None:
             return tuple(int(m) for m in explicit)
-        return tuple(int(self.recipe["epochs"] * f) for f in MILESTONE_FRACTIONS)
+        # a milestone at epoch 0 (runs shorter than 2 epochs) would decay the lr before training starts
+        return tuple(m for m in (int(self.recipe["epochs"] * f) for f in MILESTONE_FRACTIONS) if m > 0)
 
     def phases(self) -> list[Phase]:
         r = self.recipe
