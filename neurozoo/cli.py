@@ -9,6 +9,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurozoo import __version__, plugins, registry
-from neurozoo.errors import NeurozooError
+from neurozoo.errors import NeurozooError, UnknownNameError
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "neurozoo.cards", "neurozoo.evaluation.cli", "neurozoo.export_cli", "neurozoo.publish", "neurozoo.training.cli",
@@ -73,8 +74,10 @@ def _cmd_info(args) -> int:
             table.add_row(field, text)
         console.print(table)
         return 0
-    registry.get_checkpoint(name)  # raises UnknownNameError with suggestions
-    return 2
+    known = [n for list_names in _KINDS.values() for n in list_names()]
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "`neurozoo list --kind ...` shows them"
+    raise UnknownNameError(f"no checkpoint, architecture, method, dataset or metric is named {name!r}; {hint}")
 
 
 def _cmd_plugins(args) -> int:

@@ -43,8 +43,8 @@ def _fake_distribution(site: Path, dist: str, modules: dict[str, str], entry_poi
 def site(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
-    _fake_distribution(site, "nz-good", {"nz_good": GOOD}, {"good": "nz_good"})
-    _fake_distribution(site, "nz-broken", {"nz_broken": "raise ImportError('missing dependency xyz')"},
+    _fake_distribution(site, "nz_good", {"nz_good": GOOD}, {"good": "nz_good"})
+    _fake_distribution(site, "nz_broken", {"nz_broken": "raise ImportError('missing dependency xyz')"},
                        {"broken": "nz_broken"})
     return site
 
@@ -73,6 +73,6 @@ def test_neurozoo_plugins_restricts_what_loads(site):
 def test_plugins_command_shows_distributions_and_failures(site):
     result = _run(site, "from neurozoo.cli import main; raise SystemExit(main(['plugins']))")
     assert result.returncode == 0, result.stderr
-    assert "nz-good 1.0" in result.stdout
+    assert "nz_good 1.0" in result.stdout
     assert "missing dependency" in result.stdout
     assert "baseline" in result.stdout
