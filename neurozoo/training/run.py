@@ -2,8 +2,8 @@
 
 Resuming is exact: the checkpoint holds weights, optimiser, schedule, method state, random
 streams and the position (epoch and batch), the data order of an epoch is a function of
-(seed, epoch), and augmentation of each sample a function of (seed, epoch, index) (see
-``neurozoo.training.data``). A run stopped at any checkpoint and resumed ends, on CPU, with the
+(seed, epoch), and the augmentation of each batch a function of (seed, epoch, its indices)
+(see ``neurozoo.training.data``). A run stopped at any checkpoint and resumed ends, on CPU, with the
 same weights as the run that was never stopped. The layout of the run folder is described in
 ``neurozoo.training.runfolder``.
 """
