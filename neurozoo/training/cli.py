@@ -49,7 +49,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--precision", help="bf16 (autocast, the default) or fp32")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
-                   help="keep the default NCHW memory layout")
+                   help="train in the NCHW memory layout instead of channels_last")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--data-dir", help="dataset root (default $NEUROZOO_DATA)")
     p.add_argument("--limit", type=int, help="train on the first N training images")
