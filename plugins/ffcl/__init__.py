@@ -26,7 +26,7 @@ def register_methods(register):
         adapt_model=adapt_model,
         description="twin networks, each layer trained by its own local loss (A/B cosine agreement, BCE output)",
         paper="Gananath R, Improved Forward-Forward Contrastive Learning, arXiv 2405.03432 (2024)",
-        metrics=("top1",),
+        metrics=("top1", "nmi", "ece"),
     ))
 
 
