@@ -1,8 +1,7 @@
 """BinEnc: latent binary encoding / latent point collapse.
 
-Sbailo & Ghiringhelli, "Latent point collapse on a low dimensional embedding in deep neural
-network classifiers", arXiv 2310.08224. See README.md in this folder for the recipe, the
-documented choices and the measured experiment.
+Sbailo & Ghiringhelli, arXiv 2310.08224 (v5: "latent point collapse"). See README.md in this
+folder for the recipe, the documented choices and the measured experiment.
 """
 
 from neurozoo import Checkpoint, Method, Metric, hookimpl
@@ -19,8 +18,7 @@ def register_methods(register):
         trainer=BinEnc,
         adapt_model=adapt_model,
         description="narrow linear penultimate code z with an epoch-growing penalty gamma_e * mean(z^2)",
-        paper="Sbailo & Ghiringhelli, Latent point collapse on a low dimensional embedding in deep "
-              "neural network classifiers, arXiv 2310.08224",
+        paper="Sbailo & Ghiringhelli, latent binary encoding / latent point collapse, arXiv 2310.08224",
         metrics=("top1", "binarity", "sign_pattern_fraction", "mahalanobis_auroc", "deepfool"),
     ))
 
