@@ -100,10 +100,12 @@ def _evaluation_section(results, baseline) -> list[str]:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
                 "regenerate the card."]
     ours, theirs = _figures(results), _figures(baseline)
-    lines = ["| data | metric | figure | this model | baseline (same budget) |", "|---|---|---|---|---|"]
+    samples = {(f"{r['dataset']}/{r['split']}", metric): r["num_samples"] for r in results for metric in r["metrics"]}
+    lines = ["| data | samples | metric | figure | this model | baseline (same budget) |", "|---|---|---|---|---|---|"]
     for (dataset, metric, figure), value in ours.items():
         other = theirs.get((dataset, metric, figure))
-        lines.append(f"| {dataset} | {metric} | {figure} | {_fmt(value)} | {_fmt(other) if other is not None else 'not measured'} |")
+        lines.append(f"| {dataset} | {samples[dataset, metric]} | {metric} | {figure} | {_fmt(value)} | "
+                     f"{_fmt(other) if other is not None else 'not measured'} |")
     lines += ["", "Commands that produced these figures:", ""]
     lines += [f"- this model: `{r['command']}`" for r in results]
     lines += [f"- baseline: `{r['command']}` (checkpoint sha256 `{r['checkpoint_sha256']}`)" for r in baseline]

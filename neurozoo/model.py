@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from neurozoo import registry
+from neurozoo.errors import ConfigError
 
 FORMAT_VERSION = 1
 
@@ -152,7 +153,12 @@ def create_model(
 def model_from_config(config: dict[str, Any]) -> NeurozooModel:
     """Build the (untrained) module tree a validated config describes."""
     spec = registry.get_architecture(config["arch"])
-    net = spec.builder(num_classes=config["num_classes"], in_chans=config["input_size"][0], **config["arch_kwargs"])
+    try:
+        net = spec.builder(num_classes=config["num_classes"], in_chans=config["input_size"][0], **config["arch_kwargs"])
+    except TypeError as exc:  # an option the builder does not take, or of the wrong kind
+        raise ConfigError(
+            f"architecture {config['arch']!r} cannot be built with options {config['arch_kwargs']}: {exc}"
+        ) from None
     method = registry.get_method(config["method"])
     if method.adapt_model is not None:
         net = method.adapt_model(net, **config["method_kwargs"])

@@ -161,6 +161,7 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
         (["--batch-size", "0"], "batch_size must be a positive int"),
         (["--precision", "fp8"], "precision must be one of"),
         (["--limit", "8"], "fewer than one batch of 32"),
+        (["--arch-set", "depth=3"], "cannot be built with options {'depth': 3}"),
     ],
 )
 def test_bad_arguments_fail_before_training(tmp_path, capsys, args, message):
@@ -178,6 +179,7 @@ def test_bad_arguments_fail_before_training(tmp_path, capsys, args, message):
         (["--epochs", "5"], "epochs: run 3, now 5"),
         (["--batch-size", "64"], "batch_size: run 32, now 64"),
         (["--set", "label_smoothing=0.2"], "label_smoothing: run 0.1, now 0.2"),
+        (["--arch-set", "width=4"], "arch_kwargs: run {}, now {'width': 4}"),
     ],
 )
 def test_resuming_with_another_config_is_an_error(reference_run, capsys, args, message):
@@ -194,6 +196,15 @@ def test_resuming_as_another_arch_or_into_a_used_folder_is_an_error(reference_ru
     assert f"arch: run '{ARCH}', now 'mlp'" in capsys.readouterr().err
     assert cli.main([*ARGS, "--out", str(reference_run)]) == 2
     assert "already holds a training run" in capsys.readouterr().err
+
+
+def test_architecture_options_reach_the_builder_and_the_checkpoint(tmp_path, capsys):
+    out = tmp_path / "narrow"
+    assert cli.main([*ARGS, "--epochs", "1", "--arch-set", "width=4", "--eval-limit", "0", "--out", str(out)]) == 0
+    model = neurozoo.load(out)
+    assert model.config["arch_kwargs"] == {"width": 4}
+    assert model.net.head.in_features == 4 * 4
+    assert json.loads((out / "run.json").read_text())["arch_kwargs"] == {"width": 4}
 
 
 def test_set_values_are_parsed_as_literals():

@@ -45,6 +45,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--lr", type=float, help="the method's lr option")
     p.add_argument("--set", dest="options", action="append", default=[], type=parse_assignment,
                    metavar="KEY=VALUE", help="any recipe option of the method (repeatable)")
+    p.add_argument("--arch-set", dest="arch_options", action="append", default=[], type=parse_assignment,
+                   metavar="KEY=VALUE", help="an option of the architecture's builder, e.g. hidden=[64,64] (repeatable)")
     p.add_argument("--batch-size", type=int, help="per process (default 128)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--precision", help="bf16 (autocast, the default) or fp32")
@@ -60,21 +62,27 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _assignments(pairs: list[tuple[str, object]], flag: str) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key, value in pairs:
+        if key in values:
+            raise ValueError(f"{flag} {key}= is given twice; give it once")
+        values[key] = value
+    return values
+
+
 def run(args) -> int:
     from neurozoo.training.run import train
 
-    options = {}
-    for key, value in args.options:
-        if key in options:
-            raise ValueError(f"--set {key}= is given twice; give it once")
-        options[key] = value
+    options = _assignments(args.options, "--set")
+    arch_kwargs = _assignments(args.arch_options, "--arch-set")
     try:
         path = train(
             args.method, args.arch, args.dataset,
             out=args.out, resume=args.resume, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             device=args.device, precision=args.precision, channels_last=args.channels_last, seed=args.seed,
             data_dir=args.data_dir, limit=args.limit, eval_limit=args.eval_limit, num_workers=args.num_workers,
-            options=options,
+            options=options, arch_kwargs=arch_kwargs or None,
         )
     except TrainingInterrupted as exc:
         print(f"neurozoo train: {exc}", file=sys.stderr)

@@ -23,12 +23,14 @@ from neurozoo.training.method import Phase, StepContext
 from neurozoo.training.optim import build_optimizer, build_scheduler
 
 
-def build_engine(method: str, arch: str, dataset: str, *, trainer=None, **engine_options) -> Engine:
-    """The engine for ``arch`` trained by ``method`` (default recipe unless ``trainer`` is given)
-    on images shaped like ``dataset``'s; ``engine_options`` as in :class:`Engine`."""
+def build_engine(method: str, arch: str, dataset: str, *, trainer=None, arch_kwargs=None, **engine_options) -> Engine:
+    """The engine for ``arch`` (built with ``arch_kwargs``) trained by ``method`` (default recipe
+    unless ``trainer`` is given) on images shaped like ``dataset``'s; ``engine_options`` as in
+    :class:`Engine`."""
     if trainer is None:
         trainer = registry.get_method(method).trainer()
-    model = create_model(arch, dataset=dataset, method=method, method_kwargs=trainer.method_kwargs())
+    model = create_model(arch, dataset=dataset, method=method, method_kwargs=trainer.method_kwargs(),
+                         **(arch_kwargs or {}))
     return Engine(trainer, model, **engine_options)
 
 

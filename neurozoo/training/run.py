@@ -68,13 +68,15 @@ def train(
     eval_limit: int | None = None,
     num_workers: int = 0,
     options: dict[str, Any] | None = None,
+    arch_kwargs: dict[str, Any] | None = None,
 ) -> Path:
     """Train ``arch`` with ``method`` on ``dataset``; returns the run folder.
 
     Settings left as None take their defaults (batch_size 128, seed 0, precision "bf16",
     channels_last True, all images), or, with ``resume=RUN``, the values RUN was started with;
     a value that differs from RUN's is an error. ``epochs``, ``lr`` and ``options`` are the
-    method's recipe options (``neurozoo info METHOD``). ``limit`` trains on the first N training
+    method's recipe options (``neurozoo info METHOD``); ``arch_kwargs`` go to the architecture's
+    builder (e.g. ``{"hidden": [64, 64]}`` for ``mlp``). ``limit`` trains on the first N training
     images, ``eval_limit`` tests on the first N test images (0: no test evaluation).
     ``batch_size`` is per process under torchrun. The final model is saved in the published
     format at the run folder's root: ``neurozoo.load(run_folder)`` loads it.
@@ -97,6 +99,10 @@ def train(
             raise ValueError(f"out={out} and resume={resume} name different folders; a resumed run stays in its folder")
         stored = folder.read_config()
         settings = _resumed_settings(stored, folder, method, arch, dataset, requested, world_size)
+        stored_arch_kwargs = stored.get("arch_kwargs", {})
+        if arch_kwargs is not None and _jsonable(arch_kwargs) != stored_arch_kwargs:
+            raise ConfigError(_mismatch_message(folder, [("arch_kwargs", stored_arch_kwargs, arch_kwargs)]))
+        arch_kwargs = stored_arch_kwargs
     else:
         settings = {**DEFAULTS, **{k: v for k, v in requested.items() if v is not None}, "world_size": world_size}
 
@@ -114,7 +120,7 @@ def train(
             folder = RunFolder(broadcast_object(str(out or _default_out(method, arch, dataset)), info))
             _check_fresh(folder)
             barrier(info)  # every rank checked before rank 0 creates the folder
-        engine = build_engine(method, arch, dataset, trainer=trainer, device=device,
+        engine = build_engine(method, arch, dataset, trainer=trainer, arch_kwargs=arch_kwargs, device=device,
                               precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
         batches = TrainBatches(
@@ -133,6 +139,7 @@ def train(
                 folder.write_config({
                     "method": method,
                     "arch": arch,
+                    "arch_kwargs": _jsonable(arch_kwargs or {}),
                     "dataset": dataset,
                     "recipe": recipe,
                     "phases": [asdict(p) for p in trainer.phases()],
