@@ -10,8 +10,31 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """One torch/OpenMP thread in every test and in the processes tests start: the same arithmetic
+    everywhere (runs are compared bitwise), and no OpenMP threads spinning against each other on a
+    busy 2-core machine (small steps were 10-100x slower with two threads there)."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        if previous is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
 
 
 @pytest.fixture(autouse=True)

@@ -169,16 +169,3 @@ def evaltest_plugin():
     plugins.unregister("evaltest")
 
 
-@pytest.fixture(scope="module")
-def single_threaded():
-    """One torch and one OpenMP thread: on this shared, oversubscribed CPU, tiny models and k-means
-    on a few points run 30x slower with two threads spinning at barriers than with one."""
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="openmp"):
-            yield
-    finally:
-        torch.set_num_threads(threads)

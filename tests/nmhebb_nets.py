@@ -52,11 +52,3 @@ def small_cnn_arch():
         plugins.unregister("nmhebb_small_cnn_plugin")
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """Torch on one thread for a test module: on a busy shared CPU, OpenMP threads spinning against
-    each other make small steps many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

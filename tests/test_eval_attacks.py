@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from eval_support import evaltest_plugin, single_threaded, signal_arrays, trained_mlp, wrap  # noqa: F401 (fixtures)
+from eval_support import evaltest_plugin, signal_arrays, trained_mlp, wrap  # noqa: F401 (fixtures)
 from torch import nn
 
 import neurozoo
@@ -13,14 +13,14 @@ from neurozoo.evaluation import evaluate
 from neurozoo.evaluation.accuracy import correct
 from neurozoo.evaluation.attacks import attack_scope, build_attack, format_eps
 
-pytestmark = pytest.mark.usefixtures("single_threaded", "evaltest_plugin")
+pytestmark = pytest.mark.usefixtures("evaltest_plugin")
 
 BUDGETS = [("pgd", "linf", 0.3), ("pgd", "l2", 1.5), ("apgd_ce", "linf", 0.3), ("apgd_ce", "l2", 1.5),
            ("apgd_t", "linf", 0.3), ("apgd_t", "l2", 1.5)]
 
 
 @pytest.fixture(scope="module")
-def model(single_threaded):
+def model():
     return trained_mlp()
 
 

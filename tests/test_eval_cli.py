@@ -15,7 +15,6 @@ from eval_support import (
     LookupNet,
     evaltest_plugin,  # noqa: F401 (fixture)
     signal_arrays,
-    single_threaded,  # noqa: F401 (fixture)
     trained_mlp,
     wrap,
 )
@@ -27,11 +26,11 @@ from neurozoo.errors import ConfigError, UnknownNameError
 from neurozoo.evaluation import evaluate, requires
 from neurozoo.evaluation.report import write_json
 
-pytestmark = pytest.mark.usefixtures("single_threaded", "evaltest_plugin")
+pytestmark = pytest.mark.usefixtures("evaltest_plugin")
 
 
 @pytest.fixture(scope="module")
-def model(single_threaded):
+def model():
     return trained_mlp()
 
 

@@ -18,7 +18,6 @@ from eval_support import (
     LookupNet,
     OracleNet,
     evaltest_plugin,  # noqa: F401 (fixture)
-    single_threaded,  # noqa: F401 (fixture)
     wrap,
 )
 
@@ -26,7 +25,7 @@ from neurozoo.evaluation import Outputs, evaluate
 from neurozoo.evaluation.accuracy import correct, exact_set_correct
 from neurozoo.evaluation.calibration import expected_calibration_error
 
-pytestmark = pytest.mark.usefixtures("single_threaded", "evaltest_plugin")
+pytestmark = pytest.mark.usefixtures("evaltest_plugin")
 
 
 def figures(result):

@@ -6,18 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 import neurozoo
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy shared CPU two OpenMP threads spin against each other (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -16,9 +16,8 @@ from neurozoo_plugins.nmhebb.hebbian import capture_channel_means, channel_means
 from neurozoo_plugins.nmhebb.method import NMHebb
 from neurozoo_plugins.nmhebb.metric_learning import pairwise_contrastive_loss
 from nmhebb_nets import LAYER as TINY_LAYER
-from nmhebb_nets import one_thread, small_cnn_arch  # noqa: F401 (fixtures)
+from nmhebb_nets import small_cnn_arch  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def context(model, method, phase_index=0, epoch=0, epoch_in_phase=0, num_classes=3):

@@ -11,9 +11,7 @@ from neurozoo.training.method import StepContext
 from neurozoo_plugins.nmhebb import PAPER_ARCHITECTURES
 from neurozoo_plugins.nmhebb.hebbian import DEFAULT_LAYERS
 from neurozoo_plugins.nmhebb.method import NMHebb
-from nmhebb_nets import one_thread  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("arch", PAPER_ARCHITECTURES)

@@ -15,9 +15,9 @@ from neurozoo.training.method import TrainingMethod
 from neurozoo_plugins.nmhebb.gate import scaled_ce
 from neurozoo_plugins.nmhebb.method import NMHebb
 from nmhebb_nets import LAYER
-from nmhebb_nets import one_thread, small_cnn_arch  # noqa: F401 (fixtures)
+from nmhebb_nets import small_cnn_arch  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.slow
 CPU = torch.device("cpu")
 
 

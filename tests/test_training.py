@@ -35,15 +35,6 @@ def tiny_plugin():
     plugins.unregister("tiny_training")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Every run here, in-process or not, on one thread: the same arithmetic everywhere (bitwise
-    comparisons), and no OpenMP threads spinning against each other on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory) -> Path:
