@@ -79,7 +79,7 @@ def _card_data(config: dict[str, Any], name: str, license: str, results: Sequenc
             dataset_name=dataset.split("/")[0],
             dataset_split=dataset.split("/")[1],
             metric_type=figure,
-            metric_name=f"{metric}: {figure}",
+            metric_name=figure if figure == metric else f"{metric}: {figure}",
             metric_value=value,
         )
         for (dataset, metric, figure), value in _figures(results).items()
@@ -95,17 +95,27 @@ def _card_data(config: dict[str, Any], name: str, license: str, results: Sequenc
     )
 
 
-def _evaluation_section(results, baseline) -> list[str]:
+def _evaluation_section(results, baseline, is_baseline: bool) -> list[str]:
     if not results:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
                 "regenerate the card."]
     ours, theirs = _figures(results), _figures(baseline)
     samples = {(f"{r['dataset']}/{r['split']}", metric): r["num_samples"] for r in results for metric in r["metrics"]}
-    lines = ["| data | samples | metric | figure | this model | baseline (same budget) |", "|---|---|---|---|---|---|"]
+    if is_baseline:
+        lines = ["This checkpoint is the plain cross-entropy baseline the methods are compared with.", ""]
+    elif not baseline:
+        lines = ["No evaluation of a baseline trained with the same budget was given: the figures below "
+                 "stand alone.", ""]
+    else:
+        lines = []
+    header = "| data | samples | metric | figure | this model |"
+    lines += [header + (" baseline (same budget) |" if baseline else ""), "|---" * (5 + bool(baseline)) + "|"]
     for (dataset, metric, figure), value in ours.items():
-        other = theirs.get((dataset, metric, figure))
-        lines.append(f"| {dataset} | {samples[dataset, metric]} | {metric} | {figure} | {_fmt(value)} | "
-                     f"{_fmt(other) if other is not None else 'not measured'} |")
+        row = f"| {dataset} | {samples[dataset, metric]} | {metric} | {figure} | {_fmt(value)} |"
+        if baseline:
+            other = theirs.get((dataset, metric, figure))
+            row += f" {_fmt(other) if other is not None else 'not measured'} |"
+        lines.append(row)
     lines += ["", "Commands that produced these figures:", ""]
     lines += [f"- this model: `{r['command']}`" for r in results]
     lines += [f"- baseline: `{r['command']}` (checkpoint sha256 `{r['checkpoint_sha256']}`)" for r in baseline]
@@ -135,7 +145,7 @@ def build_card(
     run = json.loads((folder / RUN_CONFIG).read_text()) if (folder / RUN_CONFIG).is_file() else None
 
     body = [f"# {name}", ""]
-    body += [f"{method.description or method.name}.", ""]
+    body += [f"Trained with the `{method.name}` method: {method.description or 'no description'}.", ""]
     if method.paper:
         body += [f"Paper: {method.paper}", ""]
     body += [
@@ -164,6 +174,8 @@ def build_card(
         body += [
             f"Command: `{_training_command(run)}`",
             "",
+            *([f"The run was stopped and resumed {len(run['resumes'])} time(s) (exact resume: same weights "
+               "as an uninterrupted run).", ""] if run.get("resumes") else []),
             f"Budget: {sum(p['epochs'] for p in run.get('phases', []))} epoch(s) over "
             f"{'the first ' + str(engine['limit']) + ' images of ' if engine.get('limit') else ''}the "
             f"{run['dataset']} training split, batch {engine.get('batch_size')}, seed {engine.get('seed')}, "
@@ -178,7 +190,7 @@ def build_card(
         ]
     else:
         body += ["This checkpoint has no run record (`run.json`): how it was trained is not known.", ""]
-    body += ["## Evaluation", "", *_evaluation_section(results, baseline), ""]
+    body += ["## Evaluation", "", *_evaluation_section(results, baseline, config["method"] == "baseline"), ""]
     plots = sorted((folder / PLOTS_DIR).glob("*.png")) if (folder / PLOTS_DIR).is_dir() else []
     if plots:
         body += ["## Robustness plots", ""] + [f"![{p.stem}]({PLOTS_DIR}/{p.name})" for p in plots] + [""]

@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from neurozoo import __version__, plugins, registry
 from neurozoo.errors import NeurozooError, UnknownNameError
@@ -38,14 +38,15 @@ def _cmd_list(args) -> int:
         for name in _KINDS[args.kind](args.pattern):
             console.print(name)
         return 0
-    table = Table("name", "pretrained", "top-1", "repo", "plugin")
+    table = Table("pretrained", "top-1", "repo", "plugin")
+    table.columns.insert(0, Column("name", no_wrap=True))
     for name in registry.list_models(args.pattern, pretrained=args.pretrained):
         record = registry.get_checkpoint(name)
         top1 = record.metrics.get("top1")
         table.add_row(
             name,
             "yes" if record.pretrained else "planned",
-            f"{top1:.2f}" if top1 is not None else "",
+            f"{top1:.4f}" if top1 is not None else "",
             record.repo_id or "",
             registry.owner("checkpoint", name),
         )

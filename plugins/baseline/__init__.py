@@ -3,6 +3,7 @@
 from neurozoo import Method, hookimpl
 
 from .architectures import ARCHITECTURES
+from .checkpoints import CHECKPOINTS
 from .method import Baseline
 
 
@@ -21,3 +22,9 @@ def register_methods(register):
             description="plain cross-entropy training (the reference for every method)",
         )
     )
+
+
+@hookimpl
+def register_checkpoints(register):
+    for checkpoint in CHECKPOINTS:
+        register(checkpoint)
