@@ -41,7 +41,7 @@ def test_card_metadata_and_figures_come_from_the_files(runs):
     [result] = card.data.eval_results
     assert (result.metric_type, result.metric_value, result.dataset_split) == ("top1", measured, "test")
     baseline = json.loads(evals[baseline_run].read_text())["metrics"]["top1"]["top1"]
-    assert f"| {measured:.4f} | {baseline:.4f} |" in text
+    assert f"| {measured:.4f} | {baseline:.4f} |" in text  # method and baseline side by side
     assert sha256_file(method_run / "model.safetensors") in text
     assert "neurozoo train baseline" in text or "neurozoo.train(" in text
     assert "1 epoch(s)" in text
