@@ -117,7 +117,7 @@ class TrainingMethod:
                 optimizer=r["optimizer"],
                 weight_decay=r["weight_decay"],
                 schedule=r["schedule"],
-                grad_clip=r["grad_clip"],
+                grad_clip=r.get("grad_clip"),  # methods whose layers learn apart may drop this option
             )
         ]
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from neurozoo.training.method import Phase, StepContext, TrainingMethod
+from neurozoo.training.method import StepContext, TrainingMethod
 
 from .diagnostics import diagnostics
 from .losses import layer_losses, recorded_outputs
@@ -62,11 +62,6 @@ class FFCL(TrainingMethod):
             raise ValueError(f"probe_samples must be 0 (off) or an int >= 2, got {samples!r}")
         self._probe_images: list[torch.Tensor] = []
         self._probe_labels: list[torch.Tensor] = []
-
-    def phases(self) -> list[Phase]:
-        r = self.recipe
-        return [Phase("train", epochs=r["epochs"], lr=r["lr"], optimizer=r["optimizer"],
-                      weight_decay=r["weight_decay"], schedule=r["schedule"])]
 
     @staticmethod
     def twin_net(ctx: StepContext) -> TwinMLP:

@@ -6,6 +6,7 @@ decay, batch 128, 100 epochs, lr x0.1 at 3/5 and 4/5 of the epochs (60 and 80 of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch.nn.functional as F
@@ -69,20 +70,7 @@ class HaHMethod(TrainingMethod):
         return tuple(m for m in (int(self.recipe["epochs"] * f) for f in MILESTONE_FRACTIONS) if m > 0)
 
     def phases(self) -> list[Phase]:
-        r = self.recipe
-        return [
-            Phase(
-                "train",
-                epochs=r["epochs"],
-                lr=r["lr"],
-                optimizer=r["optimizer"],
-                weight_decay=r["weight_decay"],
-                schedule=r["schedule"],
-                milestones=self.milestones(),
-                gamma=0.1,
-                grad_clip=r["grad_clip"],
-            )
-        ]
+        return [replace(super().phases()[0], milestones=self.milestones(), gamma=0.1)]
 
     def training_step(self, ctx: StepContext, batch):
         images, targets = batch[0], batch[1]

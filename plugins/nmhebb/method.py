@@ -113,15 +113,8 @@ class NMHebb(TrainingMethod):
     def phases(self) -> list[Phase]:
         r = self.recipe
         hebbian = replace(super().phases()[0], name="hebbian")
-        metric = Phase(
-            "metric",
-            epochs=r["phase2_epochs"],
-            lr=r["lr"] * r["phase2_lr_factor"],
-            optimizer=r["optimizer"],
-            weight_decay=r["weight_decay"],
-            schedule=r["phase2_schedule"],
-            grad_clip=r["grad_clip"],
-        )
+        metric = replace(hebbian, name="metric", epochs=r["phase2_epochs"], lr=r["lr"] * r["phase2_lr_factor"],
+                         schedule=r["phase2_schedule"])
         return [hebbian, metric] if metric.epochs else [hebbian]
 
     def extra_modules(self) -> nn.Module | None:
