@@ -44,6 +44,22 @@ def test_divisive_normalisation_equals_hand_computation():
     torch.testing.assert_close(layer(nonnegative, magnitude=nonnegative), layer(nonnegative))
 
 
+def test_divisive_normalisation_gradient_equals_autograd_of_the_formula():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 6, 7, dtype=torch.float64, requires_grad=True)
+
+    def formula(v, sigma=0.3):
+        field = F.max_pool2d(v.abs(), 3, stride=1, padding=1).mean(dim=1, keepdim=True)
+        return v / (sigma * field.amax(dim=(2, 3), keepdim=True) + (1 - sigma) * field + 1e-7)
+
+    weights = torch.randn(2, 5, 6, 7, dtype=torch.float64)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        v = x.contiguous(memory_format=layout)
+        got = torch.autograd.grad((DivisiveNormalization2d(0.3)(v) * weights).sum(), x)[0]
+        expected = torch.autograd.grad((formula(v) * weights).sum(), x)[0]
+        torch.testing.assert_close(got, expected)
+
+
 @pytest.mark.parametrize("positions, kept", [(32 * 32, 205), (16 * 16, 52), (8 * 8, 13), (10, 2), (5, 1)])
 def test_keep_count_matches_hahtorch_rounding(positions, kept):
     # hahtorch keeps the values above the floor((1 - r) * HW)-th smallest

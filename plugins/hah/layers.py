@@ -108,6 +108,33 @@ class ImplicitNormConv2d(nn.Conv2d):
         return conv2d_with_local_copy(x, self.normalized_weight(), self)
 
 
+class _ChannelMeanOfMaxPool(torch.autograd.Function):
+    """``F.max_pool2d(m, size, stride=1, padding=size // 2).mean(1, keepdim=True)``.
+
+    Autograd would hand the max-pool backward the mean's expanded (stride-0) gradient, which the
+    CPU kernel processes at about half speed; this backward expands it densely, in ``m``'s
+    memory layout, first.
+    """
+
+    @staticmethod
+    def forward(ctx, m, size: int):
+        pooled, indices = F.max_pool2d(m, size, stride=1, padding=size // 2, return_indices=True)
+        ctx.save_for_backward(m, indices)
+        ctx.size = size
+        return pooled.mean(dim=1, keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        m, indices = ctx.saved_tensors
+        size = ctx.size
+        layout = torch.channels_last if m.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        dense = (grad / m.shape[1]).expand_as(m).contiguous(memory_format=layout)
+        grad_m = torch.ops.aten.max_pool2d_with_indices_backward(
+            dense, m, [size, size], [1, 1], [size // 2, size // 2], [1, 1], False, indices
+        )
+        return grad_m, None
+
+
 class DivisiveNormalization2d(nn.Module):
     """``x / (sigma * max_hw s + (1 - sigma) * s + 1e-7)`` with ``s = mean_c maxpool(|x|)``.
 
@@ -127,8 +154,7 @@ class DivisiveNormalization2d(nn.Module):
     def forward(self, x: torch.Tensor, magnitude: torch.Tensor | None = None) -> torch.Tensor:
         """``magnitude``: ``|x|`` when the caller has it already (a ReLU output is its own)."""
         magnitude = x.abs() if magnitude is None else magnitude
-        field = F.max_pool2d(magnitude, self.pool_size, stride=1, padding=self.pool_size // 2)
-        field = field.mean(dim=1, keepdim=True)
+        field = _ChannelMeanOfMaxPool.apply(magnitude, self.pool_size)
         divisor = self.sigma * field.amax(dim=(2, 3), keepdim=True) + (1.0 - self.sigma) * field + DIVISOR_EPS
         # multiply by the (N, 1, H, W) reciprocal: cheaper than an activation-sized division
         return x * divisor.reciprocal()
