@@ -53,10 +53,24 @@ def test_hebbian_regulariser_gradient_matches_finite_differences():
 
     def regulariser(weight, inputs):
         activation = torch.relu(nn.functional.conv2d(inputs, weight, conv.bias, padding=1))
-        return hebbian_regulariser(torch.mean(activation, dim=(0, 2, 3)), weight)
+        return hebbian_regulariser(channel_means(activation), weight)
 
     weight = conv.weight.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(regulariser, (weight, x.requires_grad_(True)))
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_channel_means_gradient_keeps_the_activation_layout(layout):
+    torch.manual_seed(0)
+    activation = torch.randn(3, 4, 5, 6).contiguous(memory_format=layout).requires_grad_(True)
+    other = torch.randn(3, 4, 5, 6).contiguous(memory_format=layout)
+    weights = torch.randn(4)
+    (grad,) = torch.autograd.grad((channel_means(activation) * weights).sum(), activation)
+    assert grad.is_contiguous(memory_format=layout)  # a dense gradient, not a stride-0 expansion
+    assert torch.allclose(grad, (weights / (3 * 5 * 6)).view(1, 4, 1, 1).expand(3, 4, 5, 6))
+    # summed with the activation's other gradient, the layout survives for the layers before it
+    (total,) = torch.autograd.grad((channel_means(activation) * weights).sum() + (activation * other).sum(), activation)
+    assert total.is_contiguous(memory_format=layout)
 
 
 def test_hebbian_gradient_reaches_the_layer_weights_and_earlier_activations(tiny_model):
