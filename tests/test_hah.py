@@ -137,6 +137,24 @@ def test_hah_objective_equals_hand_computation_and_sorted_form():
     torch.testing.assert_close(torch.autograd.grad(value, random)[0], torch.autograd.grad(reference, random)[0])
 
 
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("lam", [1.0, 0.1])
+def test_hah_objective_gradient_equals_the_sorted_form_in_either_layout(layout, lam):
+    torch.manual_seed(1)
+    y = torch.randn(2, 30, 5, 3).contiguous(memory_format=layout)
+    y[0, :, 0, 0] = 0.0  # a position with no positive channel: top K tied at zero
+    y = y.requires_grad_(True)
+    value = hah_objective(y, 0.1, lam)
+    (grad,) = torch.autograd.grad(value, y)
+    reference = y.detach().contiguous().requires_grad_(True)
+    expected = _sorted_hah(reference, 0.1, lam)
+    torch.testing.assert_close(value, expected)
+    torch.testing.assert_close(grad, torch.autograd.grad(expected, reference)[0])
+    assert grad.is_contiguous(memory_format=layout)
+    smooth = torch.randn(2, 30, 5, 3, dtype=torch.float64).contiguous(memory_format=layout)  # no ties, no zeros
+    assert torch.autograd.gradcheck(lambda t: hah_objective(t, 0.1, lam), (smooth.requires_grad_(True),))
+
+
 def _tiny_hah_net(num_classes=3):
     """Three HaH blocks (with a max-pool) and a linear head: small enough to check every gradient."""
     from neurozoo_plugins.hah.models import HaHVGG
