@@ -6,7 +6,7 @@
 #
 #     nohup scripts/kuramoto_short_experiment.sh > runs/kuramoto/experiment.log 2>&1 &
 #
-# Resumable: a finished run or evaluation is skipped, an interrupted run is resumed.
+# Resumable: a finished run or evaluation is skipped, an interrupted run is resumed (re-run the script).
 # Environment: DATA (dataset root, default ../shared/data), OUT (default runs/kuramoto),
 # LIMIT, EPOCHS, BATCH, TIMESTEPS, EVAL_LIMIT (budget; defaults below).
 set -euo pipefail
@@ -14,27 +14,25 @@ cd "$(dirname "$0")/.."
 
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs/kuramoto}
-LIMIT=${LIMIT:-768}
-EPOCHS=${EPOCHS:-1}
+LIMIT=${LIMIT:-10000}
+EPOCHS=${EPOCHS:-3}
 BATCH=${BATCH:-32}
-TIMESTEPS=${TIMESTEPS:-5}
-EVAL_LIMIT=${EVAL_LIMIT:-500}
+TIMESTEPS=${TIMESTEPS:-15}
+EVAL_LIMIT=${EVAL_LIMIT:-1000}
 DATASET=multimnist_o25
 NOISE_SIGMA=0.31622776601683794  # variance 0.1
 mkdir -p "$OUT"
 
 for arch in realnet komplexnet_random komplexnet komplexnet_fb; do
     run="$OUT/$arch"
-    if [[ ! -f "$run/model.safetensors" ]]; then
-        if [[ -d "$run" ]]; then
-            resume=(--resume "$run")
-        else
-            resume=(--out "$run")
-        fi
-        echo "== train $arch ($(date +%T))"
+    echo "== train $arch ($(date +%T))"
+    if [[ -d "$run" ]]; then
+        # a finished run returns at once; an interrupted one (even with a checkpoint) goes on
+        .venv/bin/neurozoo train kuramoto --arch "$arch" --dataset "$DATASET" --data-dir "$DATA" --resume "$run"
+    else
         .venv/bin/neurozoo train kuramoto --arch "$arch" --dataset "$DATASET" --data-dir "$DATA" \
             --epochs "$EPOCHS" --limit "$LIMIT" --batch-size "$BATCH" --eval-limit 0 \
-            --set timesteps="$TIMESTEPS" "${resume[@]}"
+            --set timesteps="$TIMESTEPS" --out "$run"
     fi
     metrics=exact_set,per_label_f1,corruption
     [[ $arch == komplexnet* ]] && metrics+=,synchrony

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The short CIFAR-10 experiment of plugins/nmhebb/README.md: resnet18 trained by nmhebb and by the
-# baseline with the same budget (the first TRAIN_IMAGES training images, 2 epochs of batch BATCH;
-# nmhebb spends them as 1 epoch of phase 1 + 1 epoch of phase 2), both with their default recipes,
-# then top-1 and NMI on the first TEST_IMAGES test images with the shared evaluation.
+# baseline with the same budget (the first TRAIN_IMAGES training images, EPOCHS epochs of batch BATCH;
+# nmhebb spends them as EPOCHS - 1 epochs of phase 1 + 1 epoch of phase 2), both with their default
+# recipes, then top-1 and NMI on the first TEST_IMAGES test images with the shared evaluation.
 #
-#   bash scripts/nmhebb_short_experiment.sh [OUT_DIR] [TRAIN_IMAGES] [TEST_IMAGES] [BATCH]
+#   bash scripts/nmhebb_short_experiment.sh [OUT_DIR] [TRAIN_IMAGES] [TEST_IMAGES] [BATCH] [EPOCHS]
 #
 # The two trainings run in parallel, one thread each. Re-running resumes an interrupted training
 # (a finished one returns at once) and skips evaluations whose JSON exists.
 set -euo pipefail
 OUT=${1:-runs/nmhebb_exp}
-TRAIN=${2:-2560}
-TEST=${3:-1000}
-BATCH=${4:-64}
+TRAIN=${2:-10000}
+TEST=${3:-10000}
+BATCH=${4:-128}
+EPOCHS=${5:-3}
 DATA=${NEUROZOO_DATA:-../shared/data}
 NZ=${NEUROZOO:-.venv/bin/neurozoo}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -30,8 +31,8 @@ train() {  # METHOD RUN_DIR [recipe arguments...]
 }
 
 started=$(date +%s)
-train baseline "$OUT/baseline" --epochs 2 > "$OUT/baseline.log" 2>&1 &
-train nmhebb "$OUT/nmhebb" --epochs 1 --set phase2_epochs=1 > "$OUT/nmhebb.log" 2>&1 &
+train baseline "$OUT/baseline" --epochs "$EPOCHS" > "$OUT/baseline.log" 2>&1 &
+train nmhebb "$OUT/nmhebb" --epochs $((EPOCHS - 1)) --set phase2_epochs=1 > "$OUT/nmhebb.log" 2>&1 &
 wait
 trained=$(date +%s)
 for run in baseline nmhebb; do
