@@ -9,9 +9,9 @@
 # Re-running resumes an unfinished run and skips the evaluations whose results exist.
 set -euo pipefail
 OUT=${1:-runs/binenc_short}
-TRAIN=${2:-2560}
-EPOCHS=${3:-2}
-TEST=${4:-1000}
+TRAIN=${2:-10000}
+EPOCHS=${3:-3}
+TEST=${4:-2000}
 DATA=${NEUROZOO_DATA:-../shared/data}
 NZ=${NEUROZOO:-.venv/bin/neurozoo}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # a shared CPU: OpenMP threads spinning against each other cost 10x

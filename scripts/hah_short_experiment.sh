@@ -7,13 +7,13 @@
 #
 #   bash scripts/hah_short_experiment.sh [OUT_DIR] [TRAIN_IMAGES] [TEST_IMAGES] [BATCH]
 #
-# Re-running skips the steps whose results exist (a finished run has model.safetensors; an
-# unfinished one is resumed).
+# Re-running resumes an unfinished run (a finished one returns at once) and skips the evaluations
+# whose results exist.
 set -euo pipefail
 OUT=${1:-runs/hah_short}
-TRAIN=${2:-1280}
-TEST=${3:-200}
-BATCH=${4:-32}
+TRAIN=${2:-20000}
+TEST=${3:-2000}
+BATCH=${4:-64}
 DATA=${NEUROZOO_DATA:-../shared/data}
 NZ=${NEUROZOO:-.venv/bin/neurozoo}
 mkdir -p "$OUT"
@@ -26,13 +26,11 @@ for arch in hah_vgg16 vgg16; do
     recipe=(baseline --lr 1e-3 --set optimizer=adam --set weight_decay=0 --set label_smoothing=0
             --set schedule=constant)
   fi
-  if [ ! -f "$run/model.safetensors" ]; then
-    if [ -d "$run" ]; then
-      "$NZ" train "${recipe[0]}" --arch "$arch" --dataset cifar10 --resume "$run" --data-dir "$DATA"
-    else
-      "$NZ" train "${recipe[@]}" --arch "$arch" --dataset cifar10 --epochs 1 --limit "$TRAIN" --eval-limit 0 \
-        --batch-size "$BATCH" --data-dir "$DATA" --out "$run"
-    fi
+  if [ -d "$run" ]; then  # a finished run returns at once; an interrupted one goes on
+    "$NZ" train "${recipe[0]}" --arch "$arch" --dataset cifar10 --resume "$run" --data-dir "$DATA"
+  else
+    "$NZ" train "${recipe[@]}" --arch "$arch" --dataset cifar10 --epochs 1 --limit "$TRAIN" --eval-limit 0 \
+      --batch-size "$BATCH" --data-dir "$DATA" --out "$run"
   fi
   if [ ! -f "$OUT/$arch.json" ]; then
     "$NZ" eval "$run" --dataset cifar10 --limit "$TEST" --data-dir "$DATA" \
