@@ -34,8 +34,9 @@ class _HaHObjective(torch.autograd.Function):
     times ReLU'(y_c); the backward writes that directly in ``y``'s layout. Channels are selected
     on the channels-last view, so with channels_last activations (the engine's CPU default) the
     selected indices are contiguous and the backward's scatter is cheap. Autograd's own graph
-    (ReLU, topk, two sums) took about twice as long on CPU, mostly re-laying out the expanded
-    gradients of the sums.
+    (ReLU, topk, two sums) took 98 ms instead of 64 for forward + backward on the first HaH
+    layer's bf16 output (128 x 64 x 32 x 32, 2 CPU threads), mostly in the ReLU backward of the
+    summed, re-laid-out gradients; the channel topk itself is 46 ms of either.
     """
 
     @staticmethod
