@@ -12,6 +12,10 @@ same batch (the first ``batch`` CIFAR-10 training images):
     no_threshold  keep_ratio=1: the top-fraction threshold keeps everything
     no_divisive   divisive normalisation replaced by the identity (a diagnostic patch)
     routing_only  all three off: weight-normalised convs with the routed local copy, then ReLU
+    topk_only     not a step: only the two exact selections per HaH layer that a step makes
+                  (channel top-K of the HaH cost, spatial top-k of the threshold), with torch.topk
+                  on bf16 channels_last tensors of the HaH layers' output shapes; a floor for
+                  any implementation built on torch.topk
 
 Prints ms/step and the ratio to baseline; the differences attribute the overhead.
 """
@@ -27,9 +31,10 @@ import torch
 
 from bench_methods import first_batch
 from bench_train import time_alternating
+import neurozoo
 from neurozoo import registry
 from neurozoo.training.engine import build_engine
-from neurozoo_plugins.hah.layers import DivisiveNormalization2d
+from neurozoo_plugins.hah.layers import DivisiveNormalization2d, hah_blocks, keep_count
 
 
 def step_of(method: str, arch: str, batch, options: dict | None = None, identity_divisive: bool = False) -> Callable:
@@ -46,6 +51,28 @@ def step_of(method: str, arch: str, batch, options: dict | None = None, identity
             engine.step(batch)
 
     return step
+
+
+def topk_only(batch_size: int) -> Callable:
+    """The torch.topk calls of one HaH-VGG16 step, on its HaH layers' output shapes."""
+    model = neurozoo.create_model("hah_vgg16", dataset="cifar10", method="hah")
+    shapes = []
+    hooks = [b.conv.register_forward_hook(lambda m, i, out: shapes.append(out.shape)) for b in hah_blocks(model)]
+    with torch.no_grad():
+        model(torch.rand(1, 3, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    activations = [torch.rand(batch_size, *shape[1:]).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+                   for shape in shapes]
+    defaults = registry.get_method("hah").trainer().recipe
+
+    def selections():
+        for a in activations:
+            channels, positions = a.shape[1], a.shape[2] * a.shape[3]
+            a.movedim(1, -1).topk(keep_count(channels, defaults["hah_ratio"]), dim=-1, sorted=False)
+            a.flatten(2).topk(keep_count(positions, defaults["keep_ratio"]), dim=-1, sorted=False)
+
+    return selections
 
 
 def main() -> None:
@@ -66,6 +93,7 @@ def main() -> None:
         "no_threshold": step_of("hah", "hah_vgg16", batch, {"keep_ratio": 1.0}),
         "no_divisive": step_of("hah", "hah_vgg16", batch, identity_divisive=True),
         "routing_only": step_of("hah", "hah_vgg16", batch, {**no_cost, "keep_ratio": 1.0}, identity_divisive=True),
+        "topk_only": topk_only(args.batch),
     }
     print(f"{torch.get_num_threads()} threads, batch {args.batch}, {args.steps} timed steps each after {args.warmup} warm-up")
     seconds = time_alternating(steps, warmup=args.warmup, timed=args.steps)

@@ -164,7 +164,8 @@ class DivisiveNormalization2d(nn.Module):
 
 
 def keep_count(positions: int, keep_ratio: float) -> int:
-    """How many of ``positions`` values the threshold keeps: ceil(keep_ratio * positions), at least 1.
+    """How many of ``positions`` values the threshold keeps: ceil(keep_ratio * positions), at least 1
+    (also the K promoted channels of the HaH cost, with its ratio).
 
     Equals hahtorch's ``positions - floor((1 - ratio) * positions)`` (205 of 32x32, 52 of 16x16,
     13 of 8x8 at 20 %); the rounding guards against 0.2 * 1024 = 204.80000000000001.

@@ -14,14 +14,12 @@ of ``CE + sum_l loss_l`` gives exactly the authors' routing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 
-from .layers import HaHBlock
+from .layers import HaHBlock, keep_count
 
 # [code] authors' cifar.yaml: one alpha per HaH conv of HaH-VGG16
 DEFAULT_ALPHAS = (0.0045, 0.0025, 0.0013, 0.001, 0.0008, 0.0005)
@@ -82,8 +80,7 @@ def hah_objective(y: torch.Tensor, ratio: float = 0.1, lam: float = 1.0) -> torc
         raise ValueError(f"hah_objective expects a conv output (N, C, H, W), got shape {tuple(y.shape)}")
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"HaH ratio must be in (0, 1], got {ratio!r}")
-    k = max(1, math.ceil(round(ratio * y.shape[1], 9)))
-    return _HaHObjective.apply(y, k, float(lam))
+    return _HaHObjective.apply(y, keep_count(y.shape[1], ratio), float(lam))
 
 
 @contextmanager
