@@ -80,7 +80,7 @@ class _ChannelMeans(torch.autograd.Function):
 
     Autograd's own backward of the mean is an expanded (stride-0) tensor; added to the
     activation's other (channels_last) gradient it gives a contiguous-format sum, and every
-    earlier layer's backward then runs on the other layout, with reorders (about 4 % of a
+    earlier layer's backward then runs on the other layout, with reorders (about 3 % of a
     resnet18 step on CPU). This backward expands the gradient densely in the activation's layout.
     """
 
