@@ -315,3 +315,15 @@ def test_per_label_f1_known_answer():
     # pooled: tp 3, fp 1, fn 1 -> F1 = 6 / 8; per class: 2/3, 2/3, 1 -> mean 7/9
     assert figures["label_f1_micro"] == pytest.approx(0.75)
     assert figures["label_f1_macro"] == pytest.approx(7 / 9)
+
+
+@pytest.mark.parametrize("arch", ["komplexnet", "komplexnet_fb", "komplexnet_random", "realnet"])
+@pytest.mark.parametrize("dataset", ["multimnist", "multimnist_o25", "multimnist_cifar"])
+def test_architectures_see_the_unnormalised_pixels(arch, dataset):
+    """The authors feed [0, 1] pixels; a normalised input would saturate the coupling weights tanh(amp)."""
+    model = neurozoo.create_model(arch, dataset=dataset, method="kuramoto", method_kwargs={"timesteps": 1})
+    seen = []
+    model.net.amplitude.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    images = torch.rand(2, 1, 32, 32)
+    model(images)
+    assert torch.equal(seen[0], images)

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 import neurozoo
 from neurozoo.data import multidigits
-from neurozoo.data.multidigits import box_overlap, resize_matrix
+from neurozoo.data.multidigits import authors_overlap, resize_matrix, smaller_box_overlap
 
 
 def fake_mnist(n=300, seed=0):
@@ -42,9 +42,19 @@ def render_alone(digit: np.ndarray, box) -> np.ndarray:
     return F.interpolate(canvas, size=(32, 32), mode="bilinear", align_corners=False)[0, 0].round().numpy()
 
 
-@pytest.mark.parametrize("n_digits,max_overlap", [(2, 0.0), (2, 0.5), (3, 0.25)])
-def test_digits_masks_and_overlap(mnist_root, n_digits, max_overlap):
-    data = multidigits.load("train", root=mnist_root, n_digits=n_digits, max_overlap=max_overlap, size=400)
+def placed(boxes: np.ndarray, order: np.ndarray, j: int) -> np.ndarray:
+    """The boxes (N, 4) of the digits placed j-th."""
+    return np.take_along_axis(boxes, order[:, j, None, None], 1)[:, 0]
+
+
+@pytest.mark.parametrize(
+    "n_digits,max_overlap,overlap",
+    [(2, 0.0, "authors"), (2, 0.25, "authors"), (3, 0.25, "authors"), (2, 0.0, "smaller_box"),
+     (2, 0.5, "smaller_box")],
+)
+def test_digits_masks_and_overlap(mnist_root, n_digits, max_overlap, overlap):
+    data = multidigits.load("train", root=mnist_root, n_digits=n_digits, max_overlap=max_overlap, overlap=overlap,
+                            size=400)
     mnist, labels = fake_mnist()
     assert data.images.shape == (400, 1, 32, 32) and data.masks.shape == (400, n_digits, 32, 32)
     # different classes, ascending, consistent with the multi-hot target and the source digits
@@ -60,22 +70,27 @@ def test_digits_masks_and_overlap(mnist_root, n_digits, max_overlap):
         layers = [render_alone(mnist[data.sources[i, k], :, :, 0], data.boxes[i, k]) for k in range(n_digits)]
         assert all(np.array_equal(layer > 0, data.masks[i, k].numpy()) for k, layer in enumerate(layers))
         assert np.array_equal(np.minimum(sum(layers), 255), data.images[i, 0].numpy())
-    # boxes lie on the canvas and respect the overlap bound pairwise
-    boxes = data.boxes.numpy()
+    # boxes lie on the canvas, corners in the authors' ranges: [0, 21] for the first digit, [0, 29] after
+    boxes, order = data.boxes.numpy(), data.order.numpy()
+    assert (np.sort(order, 1) == np.arange(n_digits)).all(), "order is a permutation of the digits"
     assert (boxes[..., :2] >= 0).all() and (boxes[..., :2] + boxes[..., 2:] <= 50).all()
-    overlaps = [box_overlap(boxes[:, a], boxes[:, b]) for a in range(n_digits) for b in range(a + 1, n_digits)]
-    assert max(o.max() for o in overlaps) <= max_overlap
+    assert placed(boxes, order, 0)[:, :2].max() <= 21 and boxes[..., :2].max() <= 29
+    # each digit respects the bound against every digit placed before it (the measure is asymmetric)
+    measure = {"authors": authors_overlap, "smaller_box": smaller_box_overlap}[overlap]
+    overlaps = np.stack([measure(placed(boxes, order, i), placed(boxes, order, j))
+                         for j in range(n_digits) for i in range(j)])
+    assert overlaps.max() <= max_overlap
     if max_overlap > 0:
-        assert max(o.max() for o in overlaps) > max_overlap / 2, "the bound is reached, not just respected"
+        assert overlaps.max() > max_overlap / 2, "the bound is reached, not just respected"
 
 
 def test_generation_is_deterministic_and_cached(mnist_root, tmp_path, monkeypatch):
     first = multidigits.load("test", root=mnist_root, size=200, seed=3)
     monkeypatch.setenv("NEUROZOO_CACHE", str(tmp_path / "fresh-cache"))
     again = multidigits.load("test", root=mnist_root, size=200, seed=3)  # generated anew
-    for name in ("images", "targets", "masks", "boxes", "sources"):
+    for name in ("images", "targets", "masks", "boxes", "sources", "order"):
         assert torch.equal(getattr(first, name), getattr(again, name))
-    assert len(list((tmp_path / "fresh-cache" / "multidigits").glob("test-n2-o0-plain-seed3-size200-*.npz"))) == 1
+    assert len(list((tmp_path / "fresh-cache" / "multidigits").glob("test-n2-authors0-plain-seed3-size200-*.npz"))) == 1
     monkeypatch.setattr(multidigits, "generate", lambda *a, **k: pytest.fail("cached sets are not generated again"))
     cached = multidigits.load("test", root=mnist_root, size=200, seed=3)
     assert torch.equal(cached.images, first.images) and torch.equal(cached.masks, first.masks)
@@ -116,6 +131,7 @@ def test_registered_variants_and_batches(mnist_root):
     [
         ({"n_digits": 4}, "n_digits must be 2 or 3"),
         ({"max_overlap": 1.5}, "max_overlap must be in"),
+        ({"overlap": "iou"}, "overlap must be one of"),
         ({"background": "svhn"}, "background must be one of"),
         ({"size": 0}, "size must be a positive"),
     ],
@@ -138,4 +154,48 @@ def test_real_mnist_digits(shared_data):
     data = neurozoo.get_dataset("multimnist_o25").load("test", root=shared_data, size=2000)
     assert torch.equal(data.images[:, 0] > 0, data.masks.any(1))
     assert (data.digits.diff(dim=1) > 0).all()
-    assert box_overlap(data.boxes[:, 0].numpy(), data.boxes[:, 1].numpy()).max() <= 0.25
+    boxes, order = data.boxes.numpy(), data.order.numpy()
+    assert authors_overlap(placed(boxes, order, 0), placed(boxes, order, 1)).max() <= 0.25
+
+
+FIRST = np.array([0, 0, 10, 10])  # (top, left, height, width): rows and columns [0, 10), area 100
+
+
+@pytest.mark.parametrize(
+    "second,authors,smaller_box",
+    [
+        # gaps (rows, cols) = (max of tops - min of bottoms, same for columns); authors = product / 200
+        ((5, 5, 10, 10), 25 / 200, 25 / 100),  # intersect 5 x 5: gaps (-5, -5)
+        ((0, 0, 10, 10), 100 / 200, 1.0),  # the same box: the authors' maximum is 0.5
+        ((2, 3, 4, 5), 20 / 200, 1.0),  # inside the first box: gaps (-4, -5)
+        ((12, 13, 10, 10), 6 / 200, 0.0),  # diagonal, apart: gaps (2, 3), positive, "overlap 0" rejects it
+        ((5, 14, 10, 10), -20 / 200, 0.0),  # side by side, shared rows: gaps (-5, 4), negative
+        ((16, 2, 8, 6), -36 / 200, 0.0),  # stacked, shared columns: gaps (6, -6), negative
+        ((10, 4, 10, 10), 0.0, 0.0),  # touching along a row edge: gaps (0, -6)
+        ((30, 30, 5, 5), 400 / 200, 0.0),  # far apart on the diagonal: gaps (20, 20), above any bound
+    ],
+)
+def test_overlap_measures_match_hand_computed_cases(second, authors, smaller_box):
+    second = np.array(second)
+    assert authors_overlap(FIRST, second) == pytest.approx(authors)
+    assert smaller_box_overlap(FIRST, second) == pytest.approx(smaller_box)
+    assert smaller_box_overlap(second, FIRST) == pytest.approx(smaller_box)
+    # vectorised over leading dimensions
+    np.testing.assert_allclose(authors_overlap(np.stack([FIRST, FIRST]), np.stack([second, second])), [authors] * 2)
+
+
+def test_authors_overlap_divides_by_the_first_box_twice():
+    small = np.array([2, 3, 4, 5])  # area 20, inside FIRST: intersection 20
+    assert authors_overlap(FIRST, small) == pytest.approx(20 / (2 * 100))
+    assert authors_overlap(small, FIRST) == pytest.approx(20 / (2 * 20))
+
+
+def test_authors_overlap_zero_allows_side_by_side_and_rejects_diagonal(mnist_root):
+    data = multidigits.load("train", root=mnist_root, max_overlap=0.0, size=400)
+    boxes = data.boxes.numpy()
+    first, second = boxes[:, 0], boxes[:, 1]
+    rows, cols = (np.maximum(first[:, a], second[:, a]) - np.minimum(first[:, a] + first[:, a + 2],
+                                                                       second[:, a] + second[:, a + 2]) for a in (0, 1))
+    assert not ((rows > 0) & (cols > 0)).any(), "no diagonally separated pair"
+    assert not ((rows < 0) & (cols < 0)).any(), "no intersecting pair"
+    assert ((rows < 0) & (cols > 0)).any() and ((rows > 0) & (cols < 0)).any(), "side by side and stacked pairs"
