@@ -20,7 +20,7 @@ from neurozoo.model import create_model
 from neurozoo.training.devices import autocast, to_device
 from neurozoo.training.distributed import DistInfo, average_gradients, sum_across, wrap_model
 from neurozoo.training.method import Phase, StepContext
-from neurozoo.training.optim import build_optimizer, build_scheduler
+from neurozoo.training.optim import build_optimizer, build_scheduler, schedule_span
 
 
 def build_engine(method: str, arch: str, dataset: str, *, trainer=None, arch_kwargs=None, **engine_options) -> Engine:
@@ -68,9 +68,17 @@ class Engine:
         return sum(p.epochs for p in self.phases[:phase_index])
 
     def start_phase(self, phase_index: int, steps_per_epoch: int) -> None:
+        """A fresh optimiser and schedule for phase ``phase_index``, unless it continues the phase
+        that just ran (``Phase.continue_from_previous``): then both are kept, momentum and all, and
+        the schedule, built over every phase of the chain, goes on."""
+        span = schedule_span(self.phases, phase_index)
+        keep = self.optimizer is not None and span[0] <= self.phase_index < phase_index
         self.phase_index = phase_index
-        self.optimizer = build_optimizer(self.phase, self.trainable)
-        self.scheduler = build_scheduler(self.phase, self.optimizer, steps_per_epoch)
+        if not keep:
+            head = self.phases[span[0]]
+            self.optimizer = build_optimizer(head, self.trainable)
+            self.scheduler = build_scheduler(head, self.optimizer, steps_per_epoch,
+                                             epochs=sum(self.phases[i].epochs for i in span))
 
     def context(self) -> StepContext:
         return StepContext(
@@ -155,8 +163,9 @@ class Engine:
         self.step_count = state["step"]
 
     def load_phase_state(self, state: dict[str, Any]) -> None:
-        """Optimiser and schedule, if ``state`` was saved inside the phase that just started."""
+        """Optimiser and schedule, if ``state`` was saved inside the phase that just started (or in
+        a phase whose optimiser it continues)."""
         phase = state["phase"]
-        if phase["index"] == self.phase_index and phase["optimizer"] is not None:
+        if phase["index"] in schedule_span(self.phases, self.phase_index) and phase["optimizer"] is not None:
             self.optimizer.load_state_dict(phase["optimizer"])
             self.scheduler.load_state_dict(phase["scheduler"])

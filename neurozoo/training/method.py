@@ -48,6 +48,10 @@ class Phase:
     milestones: tuple[int, ...] = ()  # "step": epochs (within the phase) where lr is multiplied by gamma
     gamma: float = 0.1
     grad_clip: float | None = None
+    warmup_epochs: float = 0.0  # linear lr warm-up at the start (may be a fraction of an epoch)
+    # True: keep the previous phase's optimiser (momentum) and schedule, which then spans both
+    # phases (neurozoo.training.optim.schedule_span); the optimiser fields must equal its own
+    continue_from_previous: bool = False
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 0:
@@ -58,6 +62,11 @@ class Phase:
             raise ValueError(f"phase {self.name!r}: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"phase {self.name!r}: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not self.warmup_epochs >= 0:
+            raise ValueError(f"phase {self.name!r}: warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
+        if self.warmup_epochs and (self.schedule == "onecycle" or self.continue_from_previous):
+            raise ValueError(f"phase {self.name!r}: warmup_epochs needs a phase that starts its own schedule "
+                             "(not continue_from_previous) other than 'onecycle', which warms up by itself")
 
 
 @dataclass
