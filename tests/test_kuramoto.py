@@ -226,7 +226,7 @@ def test_random_phase_ablation_keeps_its_phases():
 
 def test_bad_options_fail_clearly():
     with pytest.raises(ValueError, match="phase_dynamics"):
-        KomplexNet(phase_dynamics="oracle")
+        KomplexNet(phase_dynamics="ideal")
     with pytest.raises(ValueError, match="timesteps"):
         KomplexNet(timesteps=0)
     with pytest.raises(ValueError, match="synchrony_coef"):
@@ -327,3 +327,65 @@ def test_architectures_see_the_unnormalised_pixels(arch, dataset):
     images = torch.rand(2, 1, 32, 32)
     model(images)
     assert torch.equal(seen[0], images)
+
+
+def overlapping_masks():
+    """Two objects on a 32 x 32 map sharing a 2 x 2 patch (rows 8-9, columns 8-9)."""
+    masks = torch.zeros(2, 2, 32, 32, dtype=torch.bool)
+    masks[:, 0, 2:10, 2:10] = True
+    masks[:, 1, 8:20, 8:14] = True
+    return masks
+
+
+def test_oracle_phases_equal_the_mask_derived_phases():
+    net = small_net(phase_dynamics="oracle").eval()
+    masks = overlapping_masks()
+    with net.given_masks(masks):
+        trace = net.run(torch.rand(2, 1, 32, 32))
+    # eval mode: offset pi / K; object k at pi / 2 - k pi; shared pixels and background keep the initial draw
+    expected = net.initial_phase.expand(2, -1, -1, -1).clone()
+    only_first, only_second = masks[:, 0] & ~masks[:, 1], masks[:, 1] & ~masks[:, 0]
+    expected[only_first[:, None].expand_as(expected)] = math.pi / 2
+    expected[only_second[:, None].expand_as(expected)] = -math.pi / 2
+    for phase in trace.phases:
+        torch.testing.assert_close(phase, expected, atol=1e-6, rtol=0)
+    assert all(torch.equal(step, trace.logits[0]) for step in trace.logits), "fixed phases: every step alike"
+    # the phases the synchrony loss asks for: each object coherent, the two opposite
+    assert synchrony_loss(trace.phases[-1], trace.amplitude, masks).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_oracle_phases_in_training_turn_each_image_by_a_random_offset():
+    net = small_net(phase_dynamics="oracle").train()
+    masks = torch.zeros(2, 3, 32, 32, dtype=torch.bool)
+    for k in range(3):
+        masks[:, k, 10 * k:10 * k + 8, 4:12] = True
+    with net.given_masks(masks):
+        phase = net.run(torch.rand(2, 1, 32, 32)).phases[0]
+    values = torch.stack([phase[:, :, 10 * k:10 * k + 8, 4:12].flatten(1) for k in range(3)], 1)  # (N, K, units)
+    assert torch.equal(values, values[..., :1].expand_as(values)), "one phase per object on all its units"
+    first, turns = values[:, 0, 0], torch.polar(torch.ones(2, 3), values[..., 0])
+    assert ((first >= 0) & (first < 2 * math.pi / 3)).all() and first[0] != first[1]
+    # object k at first - 2 pi k / 3: the turn from object k to k + 1 is exp(-2 pi i / 3)
+    turn = torch.polar(torch.ones(2, 2), torch.full((2, 2), -2 * math.pi / 3))
+    torch.testing.assert_close(turns[:, 1:] / turns[:, :-1], turn)
+
+
+def test_oracle_needs_masks_and_loads_komplexnet_weights():
+    oracle = small_net(phase_dynamics="oracle").eval()
+    with pytest.raises(neurozoo.errors.ConfigError, match="given_masks"):
+        oracle(torch.rand(2, 1, 32, 32))
+    with pytest.raises(neurozoo.errors.ConfigError, match="masks of 2 images for a batch of 3"), \
+            oracle.given_masks(overlapping_masks()):
+        oracle(torch.rand(3, 1, 32, 32))
+    oracle.load_state_dict(small_net().state_dict())  # the same parameters and buffers as komplexnet
+
+
+def test_training_step_of_the_oracle_feeds_the_batch_masks():
+    model = neurozoo.create_model("komplexnet_oracle", num_classes=10, input_size=(1, 32, 32), method="kuramoto",
+                                  method_kwargs={"timesteps": 2})
+    images, targets, masks = digit_batch()
+    out = KuramotoMethod(timesteps=2).training_step(step_context(model), (images, targets, masks))
+    assert out["synchrony"].item() == pytest.approx(0.0, abs=1e-6)
+    out["loss"].backward()
+    assert model.net.readout.f.weight.grad.abs().sum() > 0
+    assert model.net.coupling.kernel.grad is None, "no dynamics: the coupling kernel is unused"

@@ -10,7 +10,7 @@ from neurozoo import Architecture, Checkpoint, Method, Metric, hookimpl
 
 from .method import KuramotoMethod, adapt_model
 from .metrics import per_label_f1, synchrony
-from .models import komplexnet, komplexnet_fb, komplexnet_random, realnet
+from .models import komplexnet, komplexnet_fb, komplexnet_oracle, komplexnet_random, realnet
 
 PAPER = (
     "S. Muzellec, A. Alamia, T. Serre, R. VanRullen. Enhancing deep neural networks through complex-valued "
@@ -33,6 +33,11 @@ def register_architectures(register):
     register(Architecture(
         "komplexnet_random", komplexnet_random, (1, 32, 32),
         "ablation: KomplexNet whose phases keep their uniform random draw (no Kuramoto steps)",
+    ))
+    register(Architecture(
+        "komplexnet_oracle", komplexnet_oracle, (1, 32, 32),
+        "upper bound: KomplexNet whose phases are set from the ground-truth object masks (authors' phase_mode "
+        "'ideal'); needs the masks in its forward pass",
     ))
     register(Architecture(
         "realnet", realnet, (1, 32, 32),

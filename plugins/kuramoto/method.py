@@ -53,6 +53,14 @@ class KuramotoMethod(TrainingMethod):
         "feedback_eta": 0.006,  # step size of each top-down term (komplexnet_fb)
     }
     model_options: ClassVar[tuple[str, ...]] = ("timesteps", "epsilon", "eta", "feedback_eta")
+    option_docs: ClassVar[dict[str, str]] = {
+        **TrainingMethod.option_docs,
+        "synchrony_coef": "weight of the mask-based synchrony loss (authors' --loss_coef); 0: BCE only",
+        "timesteps": "Kuramoto steps T",
+        "epsilon": "global desynchronisation strength",
+        "eta": "Kuramoto step size",
+        "feedback_eta": "step size of each top-down term (komplexnet_fb)",
+    }
 
     def __init__(self, **recipe: Any):
         super().__init__(**recipe)
@@ -69,17 +77,18 @@ class KuramotoMethod(TrainingMethod):
         net = ctx.net.net
         if not isinstance(net, KomplexNet):
             return {"loss": F.binary_cross_entropy_with_logits(ctx.model(images).float(), targets.float())}
-        with net.recording() as traces:
+        masks = batch[2] if len(batch) > 2 else None
+        with net.recording() as traces, net.given_masks(masks):  # the masks set the oracle's phases
             ctx.model(images)
         trace = traces[0]
         bce = timestep_bce([logits.float() for logits in trace.logits], targets)
         coef = self.recipe["synchrony_coef"]
         if coef == 0:
             return {"loss": bce, "bce": bce.detach()}
-        if len(batch) < 3:
+        if masks is None:
             raise ConfigError(
                 "the synchrony loss needs per-object masks, and this dataset yields none: use a multi-object "
                 "digit set (multimnist*) or set synchrony_coef=0"
             )
-        synch = synchrony_loss(trace.phases[-1], trace.amplitude.float(), batch[2])
+        synch = synchrony_loss(trace.phases[-1], trace.amplitude.float(), masks)
         return {"loss": bce + coef * synch, "bce": bce.detach(), "synchrony": synch.detach()}

@@ -35,7 +35,8 @@ def synchrony(ctx) -> dict[str, float]:
     net = ctx.model.net
     if not isinstance(net, KomplexNet):
         raise ConfigError(
-            f"synchrony needs a KomplexNet (komplexnet, komplexnet_fb, komplexnet_random), got {type(net).__name__}"
+            "synchrony needs a KomplexNet (komplexnet, komplexnet_fb, komplexnet_random, komplexnet_oracle), "
+            f"got {type(net).__name__}"
         )
     loader = torch.utils.data.DataLoader(ctx.data(), batch_size=ctx.batch_size)
     totals = torch.zeros(net.timesteps, dtype=torch.float64)
@@ -48,7 +49,8 @@ def synchrony(ctx) -> dict[str, float]:
                     "evaluate on a multi-object digit set (multimnist*)"
                 )
             images, masks = batch[0].to(ctx.device), batch[2].to(ctx.device)
-            trace = net.run(ctx.model.normalize(images), all_steps=False)
+            with net.given_masks(masks):
+                trace = net.run(ctx.model.normalize(images), all_steps=False)
             amplitude = trace.amplitude.float()
             for step, phase in enumerate(trace.phases):
                 totals[step] += synchrony_terms(phase.float(), amplitude, masks)[0].sum().item()

@@ -11,6 +11,13 @@ Each timestep first moves the phases, then runs the complex layers on them, so t
 logits per timestep (the loss averages BCE over them). The feedback model also feeds the previous
 step's conv, hidden and output states back into the phase update.
 
+Two baselines replace the dynamics by fixed phases (every timestep computes the same output):
+``phase_dynamics="random"`` keeps the uniform initial draw; ``phase_dynamics="oracle"`` (the
+authors' ``phase_mode='ideal'``, the paper's upper bound) sets them from the ground-truth object
+masks, see :func:`oracle_phases`. The oracle needs the masks in its forward pass: the caller
+provides them with ``with net.given_masks(masks): ...`` (the kuramoto method's training step and
+``synchrony`` metric do); without them it raises a ConfigError.
+
 Initial phases: uniform(-pi, pi) drawn afresh for every image in training (as the authors do); in
 eval mode the buffer ``initial_phase`` (drawn once from a generator seeded by ``phase_seed``, saved
 with the weights) is used for every image, so inference is deterministic and exports to ONNX.
@@ -28,11 +35,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from neurozoo.errors import ConfigError
+
 from .complex_layers import ComplexConv2d, ComplexLinear, ComplexReadout, multilabel_logits, polar_from_parts
 from .gabor import gabor_bank
 from .kuramoto import FeedbackCoupling, KuramotoCoupling
+from .losses import exclusive_masks
 
-PHASE_DYNAMICS = ("kuramoto", "random")
+PHASE_DYNAMICS = ("kuramoto", "random", "oracle")
 
 
 def _gabor_conv(in_chans: int, channels: int) -> nn.Conv2d:
@@ -41,6 +51,19 @@ def _gabor_conv(in_chans: int, channels: int) -> nn.Conv2d:
         # colour inputs: the same bank on every channel, scaled so a grey image gives the same response
         conv.weight.copy_(gabor_bank(channels).repeat(1, in_chans, 1, 1) / in_chans)
     return conv
+
+
+def oracle_phases(masks: torch.Tensor, background: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Phase maps from object masks (N, K, H', W'): object k's own pixels (in no other mask) take the
+    phase ``offset - 2 pi k / K`` wrapped to [-pi, pi), on every channel: the K objects evenly
+    spread on the circle. Every other pixel (background, pixels shared by two digits) keeps its
+    phase in ``background`` (N, C, H, W). ``offset`` (N,) turns each image's objects together."""
+    objects = exclusive_masks(masks, tuple(background.shape[-2:])).to(background.dtype)  # (N, K, H, W)
+    count = objects.shape[1]
+    spread = 2 * math.pi * torch.arange(count, dtype=background.dtype, device=background.device) / count
+    values = torch.remainder(offset[:, None] - spread + math.pi, 2 * math.pi) - math.pi  # (N, K)
+    object_phase = (objects * values[:, :, None, None]).sum(1, keepdim=True)
+    return torch.where(objects.sum(1, keepdim=True) > 0, object_phase, background)
 
 
 @dataclass
@@ -59,8 +82,14 @@ class KomplexNet(nn.Module):
     ``phase_dynamics="random"`` is the random-phase ablation: the phases keep their uniform initial
     draw (no Kuramoto step), everything else is identical, down to the (unused) coupling kernel, so a
     ``komplexnet`` checkpoint loads into it and can be tested with its dynamics switched off.
-    ``feedback=True`` is the feedback model.
+    ``phase_dynamics="oracle"`` sets the phases from the object masks instead (module docstring):
+    each image's offset is uniform in [0, 2 pi / K) in training, pi / K in eval mode, and the
+    pixels outside the objects keep the initial draw. ``feedback=True`` is the feedback model.
     """
+
+    # bf16 resolves a phase to ~0.016 rad, one Kuramoto step moves it by ~eta * dphi (eta = 0.006):
+    # the whole net trains and evaluates in float32 (neurozoo.training.precision; README "Precision")
+    precision = "fp32"
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, *, image_size: int = 32, channels: int = 8,
                  hidden: int = 50, timesteps: int = 15, epsilon: float = 0.202, eta: float = 0.006,
@@ -88,6 +117,7 @@ class KomplexNet(nn.Module):
         initial = torch.rand(channels, image_size, image_size, generator=generator) * 2 * math.pi - math.pi
         self.register_buffer("initial_phase", initial)
         self._recorder: list[KuramotoTrace] | None = None
+        self._masks: torch.Tensor | None = None
         self.configure_dynamics(timesteps=timesteps)
 
     def configure_dynamics(self, timesteps: int | None = None, epsilon: float | None = None,
@@ -110,6 +140,34 @@ class KomplexNet(nn.Module):
             return torch.rand_like(amplitude) * 2 * math.pi - math.pi
         return self.initial_phase.expand_as(amplitude)
 
+    def _oracle_phases(self, background: torch.Tensor, amplitude: torch.Tensor) -> torch.Tensor:
+        masks = self._masks
+        if masks is None and not (amplitude > 0).any():
+            return background  # no active unit: every phase gives the same output (e.g. a blank image)
+        if masks is None:
+            raise ConfigError(
+                "komplexnet_oracle sets its phases from the object masks, and none were given: run it inside "
+                "`with net.given_masks(masks):` (the kuramoto method's training step and synchrony metric do)"
+            )
+        if len(masks) != len(background):
+            raise ConfigError(f"given_masks holds masks of {len(masks)} images for a batch of {len(background)}")
+        count = masks.shape[1]
+        if self.training:
+            offset = torch.rand(len(background), dtype=background.dtype, device=background.device) * 2 * math.pi / count
+        else:
+            offset = torch.full((len(background),), math.pi / count, dtype=background.dtype, device=background.device)
+        return oracle_phases(masks.to(background.device), background, offset)
+
+    @contextlib.contextmanager
+    def given_masks(self, masks: torch.Tensor | None):
+        """While active, forwards see these per-object masks (N, K, H, W) of their batch; only the
+        oracle (``phase_dynamics="oracle"``) uses them."""
+        self._masks = masks
+        try:
+            yield
+        finally:
+            self._masks = None
+
     def _layers(self, amplitude: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         """Complex layers on z1 = amp exp(i phase): polar triples (conv_out, hidden_out, readout_out)."""
         conv_out = self.conv(amplitude, cos, sin)
@@ -121,9 +179,11 @@ class KomplexNet(nn.Module):
         the layers at intermediate steps (nothing feeds back, so only the last step's output matters)."""
         amplitude = torch.relu(self.amplitude(x))
         phase = self.initial_phases(amplitude)
+        if self.phase_dynamics == "oracle":
+            phase = self._oracle_phases(phase, amplitude)
         cos, sin = torch.cos(phase), torch.sin(phase)
-        if self.phase_dynamics == "random":
-            # the ablation: phases keep their initial draw, so every timestep computes the same output
+        if self.phase_dynamics != "kuramoto":
+            # the baselines: fixed phases (no Kuramoto step), so every timestep computes the same output
             outputs = self._layers(amplitude, cos, sin)
             logits = multilabel_logits(outputs[2][0])
             return self._trace([logits] * self.timesteps, [phase] * self.timesteps, amplitude, outputs)
@@ -213,6 +273,10 @@ def komplexnet_fb(num_classes: int = 10, in_chans: int = 1, **kwargs) -> Komplex
 
 def komplexnet_random(num_classes: int = 10, in_chans: int = 1, **kwargs) -> KomplexNet:
     return KomplexNet(num_classes, in_chans, phase_dynamics="random", **kwargs)
+
+
+def komplexnet_oracle(num_classes: int = 10, in_chans: int = 1, **kwargs) -> KomplexNet:
+    return KomplexNet(num_classes, in_chans, phase_dynamics="oracle", **kwargs)
 
 
 def realnet(num_classes: int = 10, in_chans: int = 1, **kwargs) -> RealNet:
