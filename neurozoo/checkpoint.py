@@ -5,25 +5,32 @@
     README.md           the model card (optional for loading)
 
 Writes are atomic per file (temporary file + rename), so an interrupted save never leaves a
-half-written checkpoint under the final name. Loads are strict: missing or unexpected keys fail.
+half-written checkpoint under the final name. Loads are strict: missing or unexpected keys fail,
+and the config is checked against the weights it describes: the parameters are stored in the
+config's ``dtype`` and the normalisation buffers hold its ``mean`` and ``std``. ``load`` always
+returns float32 modules (a float16/bfloat16 file is cast when it is loaded).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from neurozoo.errors import CheckpointError, ConfigError
+from neurozoo.errors import CheckpointError, ConfigError, NeurozooError
 from neurozoo.model import FORMAT_VERSION, NeurozooModel, model_from_config
+from neurozoo.records import TASKS
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+# what a builder raises for options it cannot take (torch reports bad sizes as RuntimeError)
+_BUILD_ERRORS = (TypeError, ValueError, RuntimeError, AssertionError, IndexError, KeyError)
 
 # field -> (accepted types, required)
 CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -43,12 +50,59 @@ CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "neurozoo_version": ((str,), False),
 }
 CONFIG_DEFAULTS = {"method_kwargs": {}, "task": "multiclass", "dataset": None}
+STORAGE_DTYPES = ("float32", "float16", "bfloat16")  # how model.safetensors may store the parameters
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _value_problems(config: dict[str, Any]) -> list[str]:
+    """What is wrong with the values of a config whose fields have the schema's types."""
+    problems = []
+    if config["format_version"] < 1:
+        problems.append(f"format_version must be >= 1, got {config['format_version']}")
+    elif config["format_version"] > FORMAT_VERSION:
+        problems.append(
+            f"format_version {config['format_version']} is newer than this neurozoo reads "
+            f"({FORMAT_VERSION}); upgrade neurozoo"
+        )
+    if config["dtype"] not in STORAGE_DTYPES:
+        problems.append(f"field 'dtype' must be one of {list(STORAGE_DTYPES)}, got {config['dtype']!r}")
+    if config.get("task", CONFIG_DEFAULTS["task"]) not in TASKS:
+        problems.append(f"field 'task' must be one of {list(TASKS)}, got {config['task']!r}")
+    if config["num_classes"] < 1:
+        problems.append(f"field 'num_classes' must be >= 1, got {config['num_classes']}")
+    if not all(isinstance(c, str) for c in config["class_names"]):
+        problems.append("field 'class_names' must hold strings")
+    elif len(config["class_names"]) != config["num_classes"]:
+        problems.append(f"{len(config['class_names'])} class_names for num_classes={config['num_classes']}")
+    size = config["input_size"]
+    if len(size) != 3 or not all(_is_int(v) and v > 0 for v in size):
+        problems.append(f"field 'input_size' must be [channels, height, width], got {size!r}")
+    elif len(config["mean"]) != size[0] or len(config["std"]) != size[0]:
+        problems.append(f"fields 'mean' and 'std' need {size[0]} values (one per channel)")
+    if not all(_is_number(v) for v in config["mean"]):
+        problems.append(f"field 'mean' must hold finite numbers, got {config['mean']!r}")
+    if not all(_is_number(v) and v > 0 for v in config["std"]):
+        problems.append(f"field 'std' must hold finite numbers > 0, got {config['std']!r}")
+    return problems
 
 
 def validate_config(config: Any, source: str = "config") -> dict[str, Any]:
-    """Check ``config`` against the schema; return it with optional fields filled in."""
+    """Check ``config`` against the schema (fields, types, values); return it with optional fields filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(CONFIG_SCHEMA), key=str)
+    if unknown:
+        raise ConfigError(
+            f"{source} has fields this neurozoo does not know: {unknown} (known: {sorted(CONFIG_SCHEMA)}); "
+            "remove them, or upgrade neurozoo if a newer version wrote the checkpoint"
+        )
     problems = []
     for key, (types, required) in CONFIG_SCHEMA.items():
         if key not in config:
@@ -60,20 +114,7 @@ def validate_config(config: Any, source: str = "config") -> dict[str, Any]:
             expected = " or ".join(t.__name__ for t in types)
             problems.append(f"field {key!r} must be {expected}, got {type(value).__name__} {value!r}")
     if not problems:
-        if config["format_version"] > FORMAT_VERSION:
-            problems.append(
-                f"format_version {config['format_version']} is newer than this neurozoo reads "
-                f"({FORMAT_VERSION}); upgrade neurozoo"
-            )
-        size = config["input_size"]
-        if len(size) != 3 or not all(isinstance(v, int) and v > 0 for v in size):
-            problems.append(f"field 'input_size' must be [channels, height, width], got {size!r}")
-        elif len(config["mean"]) != size[0] or len(config["std"]) != size[0]:
-            problems.append(f"fields 'mean' and 'std' need {size[0]} values (one per channel)")
-        if len(config["class_names"]) != config["num_classes"]:
-            problems.append(
-                f"{len(config['class_names'])} class_names for num_classes={config['num_classes']}"
-            )
+        problems = _value_problems(config)
     if problems:
         raise ConfigError(f"{source} does not follow the neurozoo config schema: " + "; ".join(problems))
     return {**CONFIG_DEFAULTS, **config}
@@ -150,13 +191,16 @@ def save(
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:
     path = Path(folder) / CONFIG_NAME
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{folder} has no {CONFIG_NAME}: not a neurozoo checkpoint folder") from None
+    except OSError as exc:  # a folder in its place, no permission
+        raise CheckpointError(f"{path} cannot be read ({exc.strerror or exc})") from None
     try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); re-download or re-save the checkpoint") from None
+        config = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise ConfigError(f"{path} is not valid JSON ({reason}); re-download or re-save the checkpoint") from None
     return validate_config(config, str(path))
 
 
@@ -186,15 +230,53 @@ def load_state(path: str | os.PathLike, device: str = "cpu") -> dict:
         ) from None
 
 
+def _check_config_against_weights(config: dict[str, Any], state: dict, model: NeurozooModel, path: Path) -> None:
+    """Refuse a config that describes other weights: the parameters must be stored in its ``dtype``
+    (floating buffers in it or in float32) and the normalisation buffers must hold its mean and std."""
+    import torch
+
+    dtype = getattr(torch, config["dtype"])
+    parameters = {name for name, _ in model.named_parameters()}
+    for name, tensor in sorted(state.items()):
+        allowed = (dtype,) if name in parameters else (dtype, torch.float32)
+        if tensor.is_floating_point() and tensor.dtype not in allowed:
+            raise CheckpointError(
+                f"{path} stores {name} as {str(tensor.dtype).removeprefix('torch.')}, but its config.json says "
+                f"dtype {config['dtype']!r}: the config does not describe these weights; fix it or re-save"
+            )
+    for field in ("mean", "std"):
+        stored = state.get(f"normalize.{field}")
+        if stored is None or not stored.is_floating_point():
+            continue  # the strict load reports it
+        # the buffer is built in float32 (Normalize) and cast with the model, so round the same way
+        expected = torch.tensor(config[field], dtype=torch.float32).to(stored.dtype)
+        if stored.numel() != expected.numel() or not torch.equal(stored.flatten(), expected):
+            raise CheckpointError(
+                f"{path.parent / CONFIG_NAME} gives {field} {config[field]}, but the weights' normalisation holds "
+                f"{[round(v, 6) for v in stored.flatten().tolist()]}: the config does not describe these weights; "
+                "fix it or re-save"
+            )
+
+
 def load_folder(folder: str | os.PathLike, device: str = "cpu") -> NeurozooModel:
-    """Build the model a checkpoint folder describes, load its weights strictly, eval mode."""
+    """Build the model a checkpoint folder describes, check and load its weights strictly, eval mode."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder} is not a folder")
     config = read_config(folder)
     _refuse_pickles(folder)
-    model = model_from_config(config)
+    try:
+        model = model_from_config(config)
+    except NeurozooError:
+        raise
+    except _BUILD_ERRORS as exc:  # options from a file that the builder or the method cannot take
+        raise ConfigError(
+            f"{folder / CONFIG_NAME}: arch {config['arch']!r} (options {config['arch_kwargs']}) with method "
+            f"{config['method']!r} (options {config['method_kwargs']}) cannot be built: {type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        ) from None
     state = load_state(folder / WEIGHTS_NAME)
+    _check_config_against_weights(config, state, model, folder / WEIGHTS_NAME)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches

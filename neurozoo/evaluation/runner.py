@@ -31,7 +31,7 @@ from neurozoo.model import NeurozooModel
 
 DEFAULT_METRIC = {"multiclass": "top1", "multilabel": "exact_set"}
 # distributions whose versions go into every result (scikit-learn etc. by distribution name)
-VERSIONED = ("neurozoo", "torch", "torchvision", "timm", "torchattacks", "scikit-learn", "numpy", "onnxruntime")
+VERSIONED = ("neurozoo-models", "torch", "torchvision", "timm", "torchattacks", "scikit-learn", "numpy", "onnxruntime")
 
 
 @dataclass
@@ -63,7 +63,7 @@ def open_model(model: Any, device: str | torch.device | None) -> Target:
     text = os.fspath(model)
     if text.endswith(".onnx"):
         return open_model(OnnxModel(text), device)
-    folder = zoo.resolve(text)
+    folder = zoo.resolve(model)  # a PathLike stays a path (a bare word is a registered name)
     net = load_folder(folder, device=str(device or "cpu"))
     return Target(net, text, sha256_file(folder / WEIGHTS_NAME), net.config.get("dataset"),
                   net.config["num_classes"], tuple(net.config["input_size"]))
