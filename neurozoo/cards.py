@@ -158,7 +158,7 @@ def build_card(
         "label = model.class_names[model(x).argmax(1).item()]",
         "```",
         "",
-        "On a device without PyTorch (`pip install numpy pillow onnxruntime && pip install --no-deps neurozoo`),",
+        "On a device without PyTorch (`pip install numpy pillow onnxruntime && pip install --no-deps neurozoo-models`),",
         "after `neurozoo export`:",
         "",
         "```python",
