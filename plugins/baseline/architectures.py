@@ -99,6 +99,46 @@ def vgg16(num_classes: int, in_chans: int = 3) -> VGG:
     return VGG("D", num_classes, in_chans)
 
 
+class StandardVGG(nn.Module):
+    """The "standard VGG16" of Cekic et al. (github metehancekic/SparseStrongActivations, ``HaH_VGG``
+    without HaH layers): every conv 3x3, pad 1, no bias -> ReLU -> BatchNorm (the activation before
+    the normalisation, where torchvision's VGG-BN has conv with bias -> BN -> ReLU), 2x2 max-pools,
+    head Linear(512, classes). The authors flatten the 1x1 map of 32x32 inputs; the global average
+    pool is the same there. Module names match ``hah_vgg16`` (``features.<i>`` = (conv, ReLU, BN),
+    ``pool``, ``head``), whose HaH blocks replace the first six of these stacks."""
+
+    def __init__(self, config_key: str, num_classes: int, in_chans: int = 3):
+        super().__init__()
+        from torchvision.models.vgg import cfgs
+
+        layers: list[nn.Module] = []
+        channels = in_chans
+        for value in cfgs[config_key]:
+            if value == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers.append(nn.Sequential(
+                    nn.Conv2d(channels, value, 3, padding=1, bias=False), nn.ReLU(), nn.BatchNorm2d(value)
+                ))
+                channels = value
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(channels, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x)).flatten(1)
+
+    def classify(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))
+
+
+def vgg16_std(num_classes: int, in_chans: int = 3) -> StandardVGG:
+    return StandardVGG("D", num_classes, in_chans)
+
+
 class MLP(nn.Module):
     """Flatten -> (Linear -> ReLU) per hidden width -> Linear; for 28x28 digit images."""
 
@@ -130,6 +170,8 @@ ARCHITECTURES = (
     Architecture("resnet18", resnet18, (3, 32, 32), "ResNet-18 (timm), CIFAR stem"),
     Architecture("vgg11", vgg11, (3, 32, 32), "VGG-11 with BatchNorm, CIFAR head"),
     Architecture("vgg16", vgg16, (3, 32, 32), "VGG-16 with BatchNorm, CIFAR head"),
+    Architecture("vgg16_std", vgg16_std, (3, 32, 32),
+                 "VGG-16 of the HaH paper's code: conv (no bias) -> ReLU -> BatchNorm, CIFAR head"),
     Architecture("mobilenetv2", mobilenetv2, (3, 32, 32), "MobileNet-v2 1.0 (timm), CIFAR stem"),
     Architecture("densenet121", densenet121, (3, 32, 32), "DenseNet-121 (timm), CIFAR stem"),
     Architecture("efficientnetv2_s", efficientnetv2_s, (3, 32, 32), "EfficientNet-V2-S (timm), CIFAR stem"),

@@ -8,9 +8,11 @@ plain behaviour (:class:`~neurozoo.training.method.TrainingMethod`); only the de
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from neurozoo.training.method import TrainingMethod
+from neurozoo.options import Option
+from neurozoo.training.method import Phase, TrainingMethod
 
 
 class Baseline(TrainingMethod):
@@ -21,4 +23,15 @@ class Baseline(TrainingMethod):
         "optimizer": "sgd",
         "schedule": "onecycle",
         "label_smoothing": 0.1,
+        "milestones": (),
     }
+    option_docs: ClassVar[dict[str, str]] = {
+        **TrainingMethod.option_docs,
+        "milestones": 'with schedule "step": epochs where lr is multiplied by 0.1 (e.g. HaH\'s recipe)',
+    }
+    option_checks: ClassVar[dict[str, Option]] = {
+        **TrainingMethod.option_checks, "milestones": Option(list, item=int, ge=1),
+    }
+
+    def phases(self) -> list[Phase]:
+        return [replace(super().phases()[0], milestones=tuple(self.recipe["milestones"]), gamma=0.1)]

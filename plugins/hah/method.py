@@ -54,6 +54,11 @@ class HaHMethod(TrainingMethod):
         "keep_ratio": 0.2,
     }
     model_options: ClassVar[tuple[str, ...]] = ("hah_layers", "sigma", "keep_ratio")
+    # fp32 throughout: bf16 ties most values at the hard top-k cuts, so a bf16 forward selects
+    # other units than the fp32 one (issue 23); the engine's test evaluation follows the run's
+    # precision and `neurozoo eval` is fp32 by default. --precision bf16 still runs the HaH blocks
+    # in fp32 (their precision policy) and the rest in bf16.
+    engine_defaults: ClassVar[dict[str, Any]] = {"precision": "fp32"}
 
     def __init__(self, **recipe: Any):
         super().__init__(**recipe)

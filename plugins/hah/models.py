@@ -80,7 +80,8 @@ def convert_early_convs(net: nn.Module, count: int, sigma: float = 0.1, keep_rat
     """Replace the first ``count`` Conv2d of ``net`` (registration order) by HaH blocks, in place.
 
     Inside an ``nn.Sequential`` (VGG stacks), the BatchNorm2d and ReLU that directly follow a
-    converted conv are removed, as in HaH-VGG16 where a block replaces conv -> BN -> ReLU.
+    converted conv (in either order) are removed, as in HaH-VGG16 where a block replaces
+    conv -> ReLU -> BN.
     Elsewhere (e.g. a ResNet stem ``conv1, bn1, act1``) only the conv is replaced.
     """
     inside_blocks = {id(block.conv) for block in hah_blocks(net)}
@@ -94,12 +95,14 @@ def convert_early_convs(net: nn.Module, count: int, sigma: float = 0.1, keep_rat
         if isinstance(parent, nn.Sequential):
             siblings = list(parent.named_children())
             position = [n for n, _ in siblings].index(name)
-            for follower_type in (nn.BatchNorm2d, nn.ReLU):
-                position += 1
-                if position < len(siblings) and isinstance(siblings[position][1], follower_type):
-                    setattr(parent, siblings[position][0], nn.Identity())
-                else:
+            # conv -> BN -> ReLU (torchvision) or conv -> ReLU -> BN (the authors' VGG, vgg16_std)
+            remaining = [nn.BatchNorm2d, nn.ReLU]
+            for follower_name, follower in siblings[position + 1:position + 3]:
+                kind = next((t for t in remaining if isinstance(follower, t)), None)
+                if kind is None:
                     break
+                remaining.remove(kind)
+                setattr(parent, follower_name, nn.Identity())
     return net
 
 
