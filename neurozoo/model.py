@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from neurozoo import registry
+from neurozoo.build_checks import build_checked
 from neurozoo.errors import ConfigError
 
 FORMAT_VERSION = 1
@@ -147,7 +148,7 @@ def create_model(
         dataset=dataset,
         task=ds.task if ds else "multiclass",
     )
-    return model_from_config(config)
+    return build_checked(config)  # options typed, and a dry run on one image of the input size
 
 
 def model_from_config(config: dict[str, Any]) -> NeurozooModel:

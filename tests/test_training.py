@@ -148,7 +148,7 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
         (["--arch", "no_such_arch"], "unknown architecture 'no_such_arch'"),
         (["--dataset", "no_such_set"], "unknown dataset 'no_such_set'"),
         (["--set", "no_such_option=1"], "has no option(s) ['no_such_option']"),
-        (["--epochs", "-1"], "epochs must be a non-negative int"),
+        (["--epochs", "-1"], "epochs must be an int >= 0"),
         (["--batch-size", "0"], "batch_size must be a positive int"),
         (["--precision", "fp8"], "precision must be one of"),
         (["--limit", "8"], "fewer than one batch of 32"),

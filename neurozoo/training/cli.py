@@ -5,28 +5,31 @@ Under torchrun: ``torchrun --nproc_per_node N -m neurozoo.cli train ...`` (same 
 
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import sys
 
+from neurozoo.errors import ConfigError
 from neurozoo.training.interrupts import TrainingInterrupted
 
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 
 
-def parse_assignment(text: str) -> tuple[str, object]:
-    """``key=value`` with the value read as a Python literal (number, bool, None, tuple...) or a string."""
+def parse_assignment(text: str, flag: str = "--set") -> tuple[str, object]:
+    """``key=value`` with the value read as a Python literal (number, bool, None, tuple...) or a string.
+
+    Whether the value suits the option is checked later, against the option's type and range."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. label_smoothing=0.1), got {text!r}")
+        raise ConfigError(f"{flag} expects KEY=VALUE (e.g. label_smoothing=0.1), got {text!r}")
     raw = raw.strip()
     if raw.lower() in _WORDS:
         return key, _WORDS[raw.lower()]
     try:
         return key, ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
+    # what the parser raises for text that is no literal: malformed, too deep, too many digits
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return key, raw
 
 
@@ -43,9 +46,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dataset", required=True, help="dataset (`neurozoo list --kind datasets`)")
     p.add_argument("--epochs", type=int, help="the method's epochs option")
     p.add_argument("--lr", type=float, help="the method's lr option")
-    p.add_argument("--set", dest="options", action="append", default=[], type=parse_assignment,
+    p.add_argument("--set", dest="options", action="append", default=[],
                    metavar="KEY=VALUE", help="any recipe option of the method (repeatable)")
-    p.add_argument("--arch-set", dest="arch_options", action="append", default=[], type=parse_assignment,
+    p.add_argument("--arch-set", dest="arch_options", action="append", default=[],
                    metavar="KEY=VALUE", help="an option of the architecture's builder, e.g. hidden=[64,64] (repeatable)")
     p.add_argument("--batch-size", type=int, help="per process (default 128)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -62,11 +65,13 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _assignments(pairs: list[tuple[str, object]], flag: str) -> dict[str, object]:
+def parse_assignments(items: list[str], flag: str) -> dict[str, object]:
+    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; a key given twice is an error."""
     values: dict[str, object] = {}
-    for key, value in pairs:
+    for item in items:
+        key, value = parse_assignment(item, flag)
         if key in values:
-            raise ValueError(f"{flag} {key}= is given twice; give it once")
+            raise ConfigError(f"{flag} {key}= is given twice; give it once")
         values[key] = value
     return values
 
@@ -74,8 +79,8 @@ def _assignments(pairs: list[tuple[str, object]], flag: str) -> dict[str, object
 def run(args) -> int:
     from neurozoo.training.run import train
 
-    options = _assignments(args.options, "--set")
-    arch_kwargs = _assignments(args.arch_options, "--arch-set")
+    options = parse_assignments(args.options, "--set")
+    arch_kwargs = parse_assignments(args.arch_options, "--arch-set")
     try:
         path = train(
             args.method, args.arch, args.dataset,

@@ -16,7 +16,9 @@ owns its phases, its losses, its gradient routing and its own resumable state:
 - ``on_epoch_start(ctx)`` / ``on_epoch_end(ctx)``: schedules; ``on_epoch_end`` may return scalars
   to log.
 
-Recipe options are declared in ``options`` with their defaults; unknown options are errors.
+Recipe options are declared in ``options`` with their defaults; unknown options are errors. Each
+value is checked against its default's type, and against ``option_checks`` (ranges, choices, the type
+of an option whose default is None; see :class:`neurozoo.options.Option`), before any data is read.
 Options listed in ``model_options`` change the module tree and are stored in the checkpoint
 config as ``method_kwargs`` (the method's ``adapt_model`` rebuilds them at load time).
 """
@@ -29,6 +31,9 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from neurozoo.errors import ConfigError
+from neurozoo.options import Option, check_options
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
@@ -98,6 +103,16 @@ class TrainingMethod:
         "label_smoothing": 0.0,
         "grad_clip": None,
     }
+    # checks of options whose default alone says too little; they apply to the options a method has
+    option_checks: ClassVar[dict[str, Option]] = {
+        "epochs": Option(ge=0),  # per phase; a recipe must train at least one epoch in all (see run)
+        "lr": Option(gt=0),
+        "optimizer": Option(choices=OPTIMIZERS),
+        "weight_decay": Option(ge=0),
+        "schedule": Option(choices=SCHEDULES),
+        "label_smoothing": Option(ge=0, lt=1),
+        "grad_clip": Option(float, gt=0),
+    }
     model_options: ClassVar[tuple[str, ...]] = ()
     # Under DDP: set True when some model parameters get no gradient in a step (the engine then
     # wraps the model with ``find_unused_parameters=True``, which costs a graph walk per step).
@@ -106,12 +121,12 @@ class TrainingMethod:
     def __init__(self, **recipe: Any):
         unknown = sorted(set(recipe) - set(self.options))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"method {self.name!r} has no option(s) {unknown}; its options are {sorted(self.options)}"
             )
-        self.recipe = {**self.options, **{k: v for k, v in recipe.items() if v is not None}}
-        if not isinstance(self.recipe["epochs"], int) or self.recipe["epochs"] < 0:
-            raise ValueError(f"epochs must be a non-negative int, got {self.recipe['epochs']!r}")
+        given = check_options({k: v for k, v in recipe.items() if v is not None}, self.options,
+                              self.option_checks, f"method {self.name!r}")
+        self.recipe = {**self.options, **given}
 
     def method_kwargs(self) -> dict[str, Any]:
         return {k: self.recipe[k] for k in self.model_options}

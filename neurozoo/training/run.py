@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from neurozoo import registry
+from neurozoo.build_checks import check_arch_options
 from neurozoo.errors import ConfigError
 from neurozoo.training.data import TrainBatches, eval_loader, first
 from neurozoo.training.devices import check_precision, resolve_device
@@ -85,6 +86,8 @@ def train(
     call = json.loads(json.dumps(call, default=str))
     method_record = registry.get_method(method)
     registry.get_architecture(arch)
+    if arch_kwargs is not None:
+        arch_kwargs = check_arch_options(arch, arch_kwargs)
     dataset_record = registry.get_dataset(dataset)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     requested = {"batch_size": batch_size, "seed": seed, "precision": precision, "channels_last": channels_last,
@@ -108,6 +111,9 @@ def train(
 
     seed_everything(settings["seed"])
     trainer = method_record.trainer(**({**stored["recipe"], **recipe_args} if stored else recipe_args))
+    if not any(phase.epochs for phase in trainer.phases()):
+        raise ConfigError(f"method {method!r} with this recipe trains for 0 epochs and would publish untrained "
+                          "weights; set --epochs 1 or more")
     recipe = _jsonable(trainer.recipe)
     if stored and recipe != stored["recipe"]:
         changed = sorted(k for k in set(recipe) | set(stored["recipe"]) if recipe.get(k) != stored["recipe"].get(k))
