@@ -2,14 +2,16 @@
 
 Each subcommand lives with the code it drives: a module listed in ``SUBCOMMAND_MODULES`` exposes
 ``add_parser(subparsers)``, which adds its parser and sets ``func=handler`` (``handler(args) -> int``).
-Errors that neurozoo raises on purpose print as one line and exit 2; anything else is a bug and
-keeps its traceback.
+Errors that neurozoo raises on purpose, and files the system refuses to write or read (permissions,
+a read-only or full disk), print as one line and exit 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib
 import sys
 
@@ -22,6 +24,9 @@ from neurozoo.errors import NeurozooError, UnknownNameError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "neurozoo.cards", "neurozoo.evaluation.cli", "neurozoo.export_cli", "neurozoo.publish", "neurozoo.training.cli",
 )
+
+# errors of the machine, not of neurozoo: the user fixes them (permissions, space, another folder)
+ENVIRONMENT_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 _KINDS = {
     "models": registry.list_models,
@@ -119,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     except (NeurozooError, ValueError) as exc:
         print(f"neurozoo {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        print(f"neurozoo {args.command}: error: {exc.filename}: {exc.strerror}; fix its permissions or free "
+              "space, or choose another folder", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"neurozoo {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

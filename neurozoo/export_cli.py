@@ -31,7 +31,8 @@ def add_parser(subparsers) -> None:
         description="Print the top-k labels of each image, using the labels and input size stored in the model.",
     )
     p.add_argument("onnx_model", metavar="MODEL.onnx")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("images", metavar="IMAGE", nargs="+",
+                   help="image files; one that cannot be read is reported and the others are still predicted")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--no-resize", dest="allow_resize", action="store_false",
                    help="refuse images whose size differs from the model's input size")
@@ -40,7 +41,9 @@ def add_parser(subparsers) -> None:
 
 def run_export(args) -> int:
     from neurozoo.export import export_onnx
+    from neurozoo.outputs import writable_folder
 
+    writable_folder(args.out or ".", "the export folder", "make it writable or give another with --out DIR")
     report = export_onnx(
         args.model, args.out, int8=args.int8, opset=args.opset, data_dir=args.data_dir,
         calibration_size=args.calibration_size, held_out_size=args.held_out,
@@ -50,12 +53,30 @@ def run_export(args) -> int:
 
 
 def run_predict(args) -> int:
+    """Every image is tried: a bad one is reported on stderr, and the exit status is 2 if any was."""
+    import sys
+
+    from neurozoo.errors import ConfigError
     from neurozoo.runtime import OnnxClassifier
 
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
     classifier = OnnxClassifier(args.onnx_model, allow_resize=args.allow_resize)
+    failed = 0
     for path in args.images:
-        prediction = classifier.predict_file(path, top_k=args.top_k)
+        try:
+            prediction = classifier.predict_file(path, top_k=args.top_k)
+        # unreadable files: missing, a folder, no permission (OSError); not an image, truncated or
+        # damaged data (Pillow raises OSError, SyntaxError or EOFError); an image the model refuses (ValueError)
+        except (OSError, SyntaxError, EOFError, ValueError) as exc:
+            failed += 1
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            print(f"neurozoo predict: error: {path}: {reason}", file=sys.stderr)
+            continue
         print(path)
         for label, probability in zip(prediction.labels, prediction.probabilities):
             print(f"  {probability:7.4f}  {label}")
+    if failed:
+        print(f"neurozoo predict: {failed} of {len(args.images)} images could not be predicted", file=sys.stderr)
+        return 2
     return 0

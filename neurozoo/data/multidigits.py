@@ -65,7 +65,8 @@ import torch
 from neurozoo.checkpoint import atomic_write_bytes
 from neurozoo.data.real import load_arrays
 from neurozoo.data.tensors import ImageTensorDataset
-from neurozoo.hub import cache_dir
+from neurozoo.hub import ENV_CACHE, cache_dir
+from neurozoo.outputs import writable_folder
 
 GENERATOR_VERSION = 2  # bump when the generated images change, so old caches are not reused
 CANVAS = 50
@@ -291,6 +292,8 @@ def load(
     if path.exists():
         arrays = _read_cache(path)
     else:
+        # checked before generating (a minute for a training set), not when the result is written
+        writable_folder(path.parent, "the multi-digit cache", f"set {ENV_CACHE} to a writable folder")
         arrays = generate(
             mnist,
             mnist_labels.numpy(),

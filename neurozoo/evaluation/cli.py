@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import shlex
 
+from neurozoo import registry
+from neurozoo.errors import ConfigError
+from neurozoo.options import check_options, signature_options
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -29,18 +33,25 @@ def add_parser(subparsers) -> None:
 
 
 def parse_options(items: list[str]) -> dict[str, dict]:
-    """``["pgd_linf.eps=[0.1]", ...]`` -> ``{"pgd_linf": {"eps": [0.1]}}``; non-JSON values stay strings."""
+    """``["pgd_linf.eps=[0.1]", ...]`` -> ``{"pgd_linf": {"eps": [0.1]}}``; non-JSON values stay strings.
+
+    Each value is checked against the type of the option's default in the metric's ``compute``
+    (a scalar for a list option is a one-element list: ``pgd_linf.eps=0.03``); options the metric
+    does not take are left for ``evaluate`` to report with the ones it does."""
     options: dict[str, dict] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         metric, dot, option = key.partition(".")
         if not (sep and dot and metric and option):
-            raise ValueError(f"--set {item!r}: write METRIC.KEY=VALUE, e.g. --set pgd_linf.steps=20")
+            raise ConfigError(f"--set {item!r}: write METRIC.KEY=VALUE, e.g. --set pgd_linf.steps=20")
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (or nested too deep for the parser): a string
             value = raw
         options.setdefault(metric, {})[option] = value
+    for metric, given in options.items():
+        defaults, declared = signature_options(registry.get_metric(metric).compute, skip=1)
+        options[metric] = check_options(given, defaults, declared, f"metric {metric!r}")
     return options
 
 
@@ -64,12 +75,19 @@ def run(args) -> int:
 
     from neurozoo.evaluation.report import results_table, write_json, write_plots
     from neurozoo.evaluation.runner import evaluate
+    from neurozoo.outputs import writable_file, writable_folder
 
     console = Console()
+    options = parse_options(args.options)
+    # where the results go is checked before the evaluation, which can take hours
+    if args.json_path:
+        writable_file(args.json_path, "--json file")
+    if args.plots_dir:
+        writable_folder(args.plots_dir, "--plots folder")
     result = evaluate(
         args.model, args.dataset, args.metrics, limit=args.limit, batch_size=args.batch_size,
         data_dir=args.data_dir, split=args.split, device=args.device, bf16=args.bf16,
-        options=parse_options(args.options), progress=True, command=command_line(args),
+        options=options, progress=True, command=command_line(args),
     )
     console.print(results_table(result))
     if args.json_path:

@@ -121,11 +121,19 @@ def train(
 
     device = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
     info = init_distributed(device.type)
+    lock = None
     try:
-        if folder is None:
+        fresh = folder is None
+        if fresh:
             folder = RunFolder(broadcast_object(str(out or _default_out(method, arch, dataset)), info))
+        if info.is_main:
+            lock = folder.lock()  # one writer per run folder, until this run ends
+            folder.remove_temporaries()  # of a writer killed mid-write
+        if fresh:
             _check_fresh(folder)
-            barrier(info)  # every rank checked before rank 0 creates the folder
+            barrier(info)  # every rank checked before rank 0 writes the folder
+            if info.is_main:
+                folder.clear()  # what a run that never checkpointed left
         engine = build_engine(method, arch, dataset, trainer=trainer, arch_kwargs=arch_kwargs, device=device,
                               precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
@@ -160,6 +168,8 @@ def train(
         _fit(engine, batches, tests, dataset_record.task, folder, info)
         return folder.path
     finally:
+        if lock is not None:
+            lock.release()
         shutdown(info)
 
 
@@ -328,11 +338,17 @@ def _mismatch_message(folder: RunFolder, differences) -> str:
 
 
 def _check_fresh(folder: RunFolder) -> None:
-    if folder.is_run:
+    """A new run may start in an empty folder, or one whose run never checkpointed (it failed or was
+    killed in its first epoch: nothing to resume, and a rerun with the same --out just works)."""
+    if folder.has_state:
         raise ConfigError(f"{folder.path} already holds a training run; continue it with --resume {folder.path} "
                           "or choose another --out")
-    if folder.path.exists() and (not folder.path.is_dir() or any(folder.path.iterdir())):
-        raise ConfigError(f"{folder.path} exists and is not an empty folder; choose another --out")
+    if folder.path.exists() and not folder.path.is_dir():
+        raise ConfigError(f"{folder.path} is a file, not a folder; choose another --out")
+    foreign = folder.foreign_entries()
+    if foreign:
+        raise ConfigError(f"{folder.path} holds files a training run did not write ({', '.join(foreign[:3])}); "
+                          "choose another --out")
 
 
 def _default_out(method: str, arch: str, dataset: str) -> Path:
