@@ -103,6 +103,16 @@ class TrainingMethod:
         "label_smoothing": 0.0,
         "grad_clip": None,
     }
+    # one line per option for `neurozoo info METHOD`; a method adds the docs of the options it adds
+    option_docs: ClassVar[dict[str, str]] = {
+        "epochs": "epochs of training",
+        "lr": "peak learning rate",
+        "optimizer": "sgd (Nesterov momentum 0.9), adam or adamw",
+        "weight_decay": "weight decay (none on biases and normalisation parameters)",
+        "schedule": "learning-rate schedule: cosine, onecycle, step or constant",
+        "label_smoothing": "label smoothing of the cross-entropy, in [0, 1)",
+        "grad_clip": "clip the gradient norm to this value (None: no clipping)",
+    }
     # checks of options whose default alone says too little; they apply to the options a method has
     option_checks: ClassVar[dict[str, Option]] = {
         "epochs": Option(ge=0),  # per phase; a recipe must train at least one epoch in all (see run)

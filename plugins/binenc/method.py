@@ -49,6 +49,17 @@ class BinEnc(TrainingMethod):
         "convergence_threshold": 0.999,
     }
     model_options: ClassVar[tuple[str, ...]] = ("variant", "width", "backbone_act")
+    option_docs: ClassVar[dict[str, str]] = {
+        **TrainingMethod.option_docs,
+        "milestones": 'epochs where a "step" schedule multiplies lr by lr_decay',
+        "lr_decay": 'factor of a "step" schedule at each milestone',
+        "variant": "binenc (code layer + penalty), linpen (code layer), nonlinpen (SiLU code layer) or nopen",
+        "width": "width d of the code layer; None: the smallest d with 2**d >= classes",
+        "backbone_act": "relu (the registered backbone) or silu (the paper's ResNets)",
+        "penalty": "penalty schedule of variant binenc: v3, v4 or v1 (see plugins/binenc/penalty.py)",
+        "gamma0": "penalty weight of the first epoch; None: the schedule's (0.01 for v3/v4, 10 for v1)",
+        "convergence_threshold": "training accuracy that marks the convergence epoch (logged)",
+    }
 
     def __init__(self, **recipe: Any):
         super().__init__(**recipe)

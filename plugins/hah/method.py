@@ -59,6 +59,16 @@ class HaHMethod(TrainingMethod):
     # precision and `neurozoo eval` is fp32 by default. --precision bf16 still runs the HaH blocks
     # in fp32 (their precision policy) and the rest in bf16.
     engine_defaults: ClassVar[dict[str, Any]] = {"precision": "fp32"}
+    option_docs: ClassVar[dict[str, str]] = {
+        **TrainingMethod.option_docs,
+        "milestones": "epochs where lr is multiplied by 0.1; None: 3/5 and 4/5 of epochs",
+        "alphas": "weight of the HaH cost of each HaH layer, in block order",
+        "hah_lambda": "anti-Hebbian weight lambda of the HaH cost",
+        "hah_ratio": "fraction K/C of channels promoted per position",
+        "hah_layers": "0: the architecture's own HaH blocks; N: convert the first N convs of a plain CNN",
+        "sigma": "divisive normalisation constant of the HaH blocks",
+        "keep_ratio": "fraction of spatial positions kept by the top-K threshold",
+    }
 
     def __init__(self, **recipe: Any):
         super().__init__(**recipe)

@@ -76,6 +76,29 @@ class NMHebb(TrainingMethod):
         "margin": 1.0,
         "pair_weighting": "uniform",
     }
+    option_docs = {
+        **TrainingMethod.option_docs,
+        "epochs": "the whole budget: phase hebbian, then phase metric",
+        "hebb_layer": "the conv layer the Hebbian regulariser acts on; None: the architecture's default",
+        "hebb_activation": "the activation read by the regulariser; None: the architecture's default",
+        "lambda_hebb": "weight of the Hebbian regulariser R_hebb",
+        "gate": "neuromodulator: mlp (trained on the batch error rate) or fixed",
+        "gate_hidden": "hidden width of the neuromodulator MLP",
+        "gate_a": "slope a of the fixed gate sigmoid(a * CE / ln K + b)",
+        "gate_b": "offset b of the fixed gate sigmoid(a * CE / ln K + b)",
+        "lambda_ewc": "weight of the gated EWC term (0: off)",
+        "phase2_fraction": "share of epochs given to phase metric, rounded",
+        "phase2_epochs": "explicit length of phase metric instead of phase2_fraction",
+        "phase2_start": "continue (phase 1's optimiser and schedule go on) or warmup (fresh optimiser)",
+        "phase2_lr_factor": "warmup only: phase-2 lr = lr x this factor",
+        "phase2_warmup_epochs": "warmup only: epochs of linear lr warm-up",
+        "phase2_schedule": "warmup only: the schedule after the warm-up",
+        "lambda_pair": "weight of the pairwise metric-learning loss",
+        "margin": "margin m of the pair loss",
+        "pair_weighting": "uniform (mean over all pairs) or balanced (same- and different-class pairs half each)",
+        "embedding_head": "embedding of the pair loss: l2 or centered",
+        "probe_samples": "training images in the per-epoch NMI probe slice; 0: off",
+    }
 
     def __init__(self, **recipe: Any):
         super().__init__(**recipe)
