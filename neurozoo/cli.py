@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import errno
 import importlib
@@ -40,23 +41,49 @@ _KINDS = {
 def _cmd_list(args) -> int:
     console = Console()
     if args.kind != "models":
-        for name in _KINDS[args.kind](args.pattern):
+        for name in _KINDS[args.kind](args.patterns, args.exclude):
             console.print(name)
         return 0
-    table = Table("pretrained", "top-1", "repo", "plugin")
-    table.columns.insert(0, Column("name", no_wrap=True))
-    for name in registry.list_models(args.pattern, pretrained=args.pretrained):
+    from neurozoo import hub, record_format
+
+    # `neurozoo info NAME` shows the whole record: here, what tells the names apart
+    table = Table(Column("name", no_wrap=True), Column("weights from", no_wrap=True), "params", "clean", "weights",
+                  "budget")
+    for name in registry.list_models(args.patterns, args.exclude, include_planned=args.include_planned):
         record = registry.get_checkpoint(name)
-        top1 = record.metrics.get("top1")
+        clean = record_format.clean_figure(record)
         table.add_row(
             name,
-            "yes" if record.pretrained else "planned",
-            f"{top1:.4f}" if top1 is not None else "",
-            record.repo_id or "",
-            registry.owner("checkpoint", name),
+            hub.weights_location(record),  # "planned" for a name whose weights are not published
+            record_format.params_text(record.params),
+            f"{clean} {record_format.figure_text(record.metrics[clean])}" if clean else "",
+            record_format.weights_text(record),
+            record_format.budget_text(record.recipe),
         )
     console.print(table)
     return 0
+
+
+def _record_rows(record) -> list[tuple[str, str]]:
+    """(field, text) of a record, the fields of nested records (recipe, license) as ``recipe.command``."""
+    rows = []
+    for field, value in vars(record).items():
+        if dataclasses.is_dataclass(value):
+            rows += [(f"{field}.{name}", text) for name, text in _record_rows(value)]
+        else:
+            rows.append((field, getattr(value, "__qualname__", None) or repr(value)))
+    return rows
+
+
+def _options_table(method) -> Table:
+    """The recipe options of a method (`neurozoo train --set KEY=VALUE`), their defaults and docs."""
+    trainer = method.trainer
+    table = Table("option", "default", "in model", "what", title=f"recipe options of {method.name} (--set KEY=VALUE)")
+    docs = getattr(trainer, "option_docs", {})
+    model_options = set(getattr(trainer, "model_options", ()))
+    for option, default in getattr(trainer, "options", {}).items():
+        table.add_row(option, repr(default), "yes" if option in model_options else "", docs.get(option, ""))
+    return table
 
 
 def _cmd_info(args) -> int:
@@ -75,12 +102,16 @@ def _cmd_info(args) -> int:
         except NeurozooError:
             continue
         table = Table(title=f"{kind} {name}  (plugin {registry.owner(kind, name)})", show_header=False)
-        for field, value in vars(record).items():
-            text = getattr(value, "__qualname__", None) or repr(value)
+        for field, text in _record_rows(record):
             table.add_row(field, text)
         console.print(table)
+        if kind == "method":
+            console.print(_options_table(record))
+        if kind == "checkpoint" and not record.pretrained:
+            console.print(f"planned: not published yet; train it with `{registry.train_command(record)}`",
+                          highlight=False, soft_wrap=True)
         return 0
-    known = [n for list_names in _KINDS.values() for n in list_names()]
+    known = [n for list_names in _KINDS.values() for n in list_names()] + registry.list_models(include_planned=True)
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
     hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "`neurozoo list --kind ...` shows them"
     raise UnknownNameError(f"no checkpoint, architecture, method, dataset or metric is named {name!r}; {hint}")
@@ -99,13 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neurozoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("list", help="list registered checkpoints (or architectures, methods, ...)")
-    p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. '*cifar10*'")
-    p.add_argument("--pretrained", action="store_true", help="only checkpoints whose weights are published")
+    p = sub.add_parser("list", help="list published checkpoints (or architectures, methods, ...)")
+    p.add_argument("patterns", nargs="*", default=["*"], metavar="PATTERN",
+                   help="fnmatch patterns, a name matching any is listed, e.g. '*cifar10*' 'nmhebb-*'")
+    p.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="leave out names matching it")
+    p.add_argument("--all", dest="include_planned", action="store_true",
+                   help="also the planned checkpoints: registered names whose weights are not published yet")
     p.add_argument("--kind", choices=sorted(_KINDS), default="models")
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("info", help="show the record behind a name")
+    p = sub.add_parser("info", help="show the record behind a name (a method's: its recipe options)")
     p.add_argument("name")
     p.set_defaults(func=_cmd_info)
 

@@ -1,7 +1,8 @@
 """A wheel built from this tree, installed outside it, loads the published checkpoint offline.
 
-The wheel is built without build isolation and installed with ``--target`` (no fresh virtual
-environment: torch alone would take minutes to install), then imported from that folder by a
+The wheel is built without build isolation (by the environment's own setuptools, which torch
+requires too) and installed with ``--target`` (no fresh virtual environment: torch alone would take
+minutes to install), then imported from that folder by a
 Python started outside the repository, so ``neurozoo`` and its checkpoint files can only come from
 the wheel. Nothing is downloaded.
 """
