@@ -18,7 +18,7 @@ from neurozoo.errors import (
     OfflineError,
     UnknownNameError,
 )
-from neurozoo.records import Architecture, Checkpoint, Dataset, Method, Metric
+from neurozoo.records import Architecture, Checkpoint, Dataset, License, Method, Metric, Recipe
 
 # Public names defined in modules that import torch or pluggy -> that module. They are imported on
 # first access (PEP 562), so `import neurozoo.runtime` on an edge device without torch works.
@@ -65,11 +65,13 @@ __all__ = [
     "Dataset",
     "DuplicateNameError",
     "IntegrityError",
+    "License",
     "Method",
     "Metric",
     "NeurozooError",
     "NeurozooModel",
     "OfflineError",
+    "Recipe",
     "UnknownNameError",
     "create_model",
     "evaluate",

@@ -268,9 +268,11 @@ def _hub_download(repo_id: str, filename: str, revision: str | None) -> Path:
 def fetch(record: Checkpoint, revision: str | None = None) -> Path:
     """A local folder holding the verified files of ``record``."""
     if not record.pretrained:
+        from neurozoo.registry import train_command
+
         raise CheckpointError(
-            f"checkpoint {record.name!r} is registered but its weights are not published yet; train it "
-            f"with `neurozoo train {record.method} --arch {record.arch} --dataset {record.dataset}`"
+            f"checkpoint {record.name!r} is planned: its weights are not published yet; train it with "
+            f"`{train_command(record)}`"
         )
     if revision is None:
         for folder in mirror_folders(record.name).values():

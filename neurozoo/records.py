@@ -115,13 +115,66 @@ class Dataset:
             raise ValueError(f"dataset {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
 
 
+STORAGE_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a checkpoint was trained, so that anyone can train it again and compare budgets.
+
+    ``command`` is the exact ``neurozoo train`` command, with ``DATA`` for the dataset folder
+    (``--data-dir DATA``) and ``RUN`` for the run folder. ``images_seen`` is the number of training
+    images the optimiser saw: epochs x the images of one epoch.
+    """
+
+    command: str
+    epochs: int
+    images_seen: int
+    batch_size: int
+    precision: str  # the training precision policy, e.g. "bf16 autocast on CPU, fp32 weights and optimiser"
+    hardware: str  # what trained it, e.g. "CPU: 2 cores of an AMD EPYC (Zen 4), shared"
+
+    def validate(self, name: str) -> None:
+        if not self.command.startswith(("neurozoo train ", "neurozoo.train(")):
+            raise ValueError(f"checkpoint {name!r}: recipe.command must be the `neurozoo train ...` command")
+        for field_name in ("epochs", "images_seen", "batch_size"):
+            value = getattr(self, field_name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"checkpoint {name!r}: recipe.{field_name} must be a positive int, got {value!r}")
+        if not self.precision or not self.hardware:
+            raise ValueError(f"checkpoint {name!r}: recipe.precision and recipe.hardware must be stated")
+
+
+@dataclass(frozen=True)
+class License:
+    """The terms of a checkpoint, stated, never assumed: the weights' licence and the training data's terms."""
+
+    weights: str  # licence id of the weights as the Hub spells it (e.g. "mit", "apache-2.0")
+    data: str  # the training data's terms in words, with where they are stated
+
+    def validate(self, name: str) -> None:
+        if not self.weights or not self.data:
+            raise ValueError(f"checkpoint {name!r}: license needs both the weights' licence and the data's terms")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """A named checkpoint: where its files live and what they hash to.
+    """A named checkpoint: its files and what they hash to, and what the weights are (torchvision's
+    ``Weights.meta``): size, cost, recipe, licence, paper and the measured figures.
 
     ``files`` maps each file of the published folder that must verify (at least
     ``model.safetensors`` and ``config.json``) to its sha256. A record with no files is
-    *planned*: the name is known, the weights are not published yet.
+    *planned*: the name is known, the weights are not published yet; planned records carry no
+    figures.
+
+    ``metrics`` maps figure names of ``neurozoo eval`` (``top1``, ``noise_sigma_0.1``, ...) to the
+    values measured on the whole test split, except the figures listed in ``metric_images`` (figure
+    -> number of test images, e.g. attacks run on the first 1,000). ``int8_metrics`` are the
+    figures of the int8 ONNX export (``neurozoo export --int8``) on the whole test split.
+    ``headline`` names the robustness figure the zoo table shows; ``baseline`` names the baseline
+    record trained at the same budget, whose figures stand beside these. The records of the
+    built-in plugins are checked against their files and evaluation JSON by
+    ``tests/test_checkpoint_records.py``.
     """
 
     method: str
@@ -131,8 +184,18 @@ class Checkpoint:
     repo_id: str | None = None
     revision: str = "main"
     files: Mapping[str, str] = field(default_factory=dict)
+    file_sizes: Mapping[str, int] = field(default_factory=dict)  # bytes of each file in ``files``
+    dtype: str = "float32"  # how model.safetensors stores the weights; load always returns float32
+    params: int | None = None  # parameters of the model (buffers not counted)
+    gflops: float | None = None  # per image at the input size (FlopCounterMode: 2 FLOPs per multiply-add)
+    recipe: Recipe | None = None
+    license: License | None = None
+    paper: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
-    license: str = "mit"
+    metric_images: Mapping[str, int] = field(default_factory=dict)
+    headline: str = ""
+    baseline: str = ""
+    int8_metrics: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
 
     @property
@@ -157,6 +220,21 @@ class Checkpoint:
             raise ValueError(f"checkpoint {self.name!r}: files must list model.safetensors and config.json")
         if self.files and not self.repo_id:
             raise ValueError(f"checkpoint {self.name!r}: a record with files needs a repo_id")
+        if self.file_sizes and set(self.file_sizes) != set(self.files):
+            raise ValueError(f"checkpoint {self.name!r}: file_sizes must give the size of every file in files")
+        if self.dtype not in STORAGE_DTYPES:
+            raise ValueError(f"checkpoint {self.name!r}: dtype must be one of {STORAGE_DTYPES}, got {self.dtype!r}")
+        if not self.files and (self.metrics or self.int8_metrics):
+            raise ValueError(f"checkpoint {self.name!r}: a planned record (no files) carries no figures")
+        if self.headline and self.headline not in self.metrics:
+            raise ValueError(f"checkpoint {self.name!r}: headline {self.headline!r} is not one of its metrics")
+        if not set(self.metric_images) <= set(self.metrics):
+            raise ValueError(f"checkpoint {self.name!r}: metric_images names figures that are not in metrics")
+        if self.baseline == self.name:
+            raise ValueError(f"checkpoint {self.name!r}: a record cannot be its own baseline")
+        for part in (self.recipe, self.license):
+            if part is not None:
+                part.validate(self.name)
 
 
 @dataclass(frozen=True)

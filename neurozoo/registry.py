@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
+import shlex
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from neurozoo import plugins
@@ -131,27 +134,68 @@ def get_metric(name: str) -> Metric:
     return _lookup("register_metrics", name)
 
 
-def _names(hook_name: str, pattern: str) -> list[str]:
-    return sorted(n for n in _current().entries[hook_name] if fnmatch.fnmatchcase(n, pattern))
+Patterns = str | Sequence[str]
 
 
-def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
-    """Checkpoint names matching an fnmatch ``pattern``; ``pretrained=True`` keeps published ones."""
+def natural_key(name: str) -> list:
+    """Sort key that orders digits by value, as timm does: resnet18 < resnet50 < resnet101."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
+
+
+def _as_patterns(patterns: Patterns) -> tuple[str, ...]:
+    return (patterns,) if isinstance(patterns, str) else tuple(patterns)
+
+
+def _names(hook_name: str, patterns: Patterns, exclude: Patterns = ()) -> list[str]:
+    """Names matching any fnmatch pattern of ``patterns`` and none of ``exclude``, in natural order."""
+    include, skip = _as_patterns(patterns), _as_patterns(exclude)
+    names = (
+        n for n in _current().entries[hook_name]
+        if any(fnmatch.fnmatchcase(n, p) for p in include) and not any(fnmatch.fnmatchcase(n, p) for p in skip)
+    )
+    return sorted(names, key=natural_key)
+
+
+def list_models(
+    patterns: Patterns = "*",
+    exclude: Patterns = (),
+    *,
+    include_planned: bool = False,
+    pretrained: bool = False,
+) -> list[str]:
+    """Names of published checkpoints matching any of ``patterns`` and none of ``exclude`` (fnmatch).
+
+    ``include_planned=True`` adds the planned names (registered, weights not published yet:
+    ``get_checkpoint(name).pretrained`` is False). ``pretrained=True`` keeps published names only,
+    whatever ``include_planned`` says (timm's spelling of the default).
+    """
     table = _current().entries["register_checkpoints"]
-    return [n for n in _names("register_checkpoints", pattern) if table[n].pretrained or not pretrained]
+    keep_planned = include_planned and not pretrained
+    return [n for n in _names("register_checkpoints", patterns, exclude) if table[n].pretrained or keep_planned]
 
 
-def list_architectures(pattern: str = "*") -> list[str]:
-    return _names("register_architectures", pattern)
+def list_architectures(patterns: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return _names("register_architectures", patterns, exclude)
 
 
-def list_methods(pattern: str = "*") -> list[str]:
-    return _names("register_methods", pattern)
+def list_methods(patterns: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return _names("register_methods", patterns, exclude)
 
 
-def list_datasets(pattern: str = "*") -> list[str]:
-    return _names("register_datasets", pattern)
+def list_datasets(patterns: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return _names("register_datasets", patterns, exclude)
 
 
-def list_metrics(pattern: str = "*") -> list[str]:
-    return _names("register_metrics", pattern)
+def list_metrics(patterns: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return _names("register_metrics", patterns, exclude)
+
+
+def train_command(record: Checkpoint) -> str:
+    """The command that trains ``record``: its recipe's, or the method's defaults for a planned name,
+    with ``--data-dir`` set to the folder datasets are read from here, so it runs as printed."""
+    from neurozoo.data.files import data_root
+
+    data_dir = shlex.quote(str(data_root()))
+    if record.recipe is not None:
+        return record.recipe.command.replace("--data-dir DATA", f"--data-dir {data_dir}")
+    return f"neurozoo train {record.method} --arch {record.arch} --dataset {record.dataset} --data-dir {data_dir}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 import neurozoo
-from neurozoo import Architecture, Checkpoint, hookimpl, plugins, registry
+from neurozoo import Architecture, Checkpoint, License, Recipe, hookimpl, plugins, registry
 
 from toy_plugin import ThirdPartyPlugin, TinyNet
 
@@ -27,8 +29,8 @@ def test_builtin_architectures_are_registered():
 
 def test_run_time_plugin_registers_and_unregisters(third_party):
     assert "tiny_net" in neurozoo.list_architectures("tiny_*")
-    assert neurozoo.list_models("baseline-tiny_net-*") == ["baseline-tiny_net-toy.planned"]
-    assert neurozoo.list_models("baseline-tiny_net-*", pretrained=True) == []
+    assert neurozoo.list_models("baseline-tiny_net-*") == []  # planned: not advertised
+    assert neurozoo.list_models("baseline-tiny_net-*", include_planned=True) == ["baseline-tiny_net-toy.planned"]
     model = neurozoo.create_model("tiny_net", num_classes=3)
     assert model(torch.rand(2, 1, 8, 8)).shape == (2, 3)
     plugins.unregister(third_party)
@@ -114,3 +116,57 @@ def test_checkpoint_record_validation():
         Checkpoint("baseline", "resnet18", "cifar10",
                    files={"model.safetensors": "0" * 64, "config.json": "0" * 64}).validate()
     assert Checkpoint("nmhebb", "resnet18", "cifar10", tag="v2").name == "nmhebb-resnet18-cifar10.v2"
+
+
+PUBLISHED = {"repo_id": "o/n", "files": {"model.safetensors": "0" * 64, "config.json": "1" * 64}}
+RECIPE = Recipe("neurozoo train baseline --arch resnet18 --dataset cifar10 --data-dir DATA", epochs=1,
+                images_seen=50_000, batch_size=128, precision="fp32 throughout", hardware="CPU")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"dtype": "int8"}, "dtype must be one of"),
+    ({"file_sizes": {"model.safetensors": 1}}, "file_sizes must give the size of every file"),
+    ({"metrics": {"top1": 0.5}, "headline": "noise_sigma_0.1"}, "headline 'noise_sigma_0.1' is not one"),
+    ({"metrics": {"top1": 0.5}, "metric_images": {"pgd": 1000}}, "metric_images names figures"),
+    ({"baseline": "baseline-resnet18-cifar10"}, "its own baseline"),
+    ({"recipe": replace(RECIPE, epochs=0)}, "recipe.epochs must be a positive int"),
+    ({"recipe": replace(RECIPE, command="python train.py")}, "neurozoo train"),
+    ({"license": License("mit", "")}, "weights' licence and the data's terms"),
+])
+def test_rich_record_fields_are_checked(fields, message):
+    with pytest.raises(ValueError, match=message):
+        Checkpoint("baseline", "resnet18", "cifar10", **{**PUBLISHED, **fields}).validate()
+    Checkpoint("baseline", "resnet18", "cifar10", **PUBLISHED, recipe=RECIPE, license=License("mit", "terms"),
+               metrics={"top1": 0.5}, headline="top1").validate()
+
+
+def test_a_planned_record_carries_no_figures():
+    with pytest.raises(ValueError, match="planned record"):
+        Checkpoint("baseline", "resnet18", "cifar10", metrics={"top1": 0.5}).validate()
+
+
+class Numbered:
+    @hookimpl
+    def register_architectures(self, register):
+        for name in ("net10", "net2", "net1", "wide2", "wide10"):
+            register(Architecture(name, TinyNet, input_size=(1, 8, 8)))
+
+
+def test_listing_takes_several_patterns_excludes_and_sorts_naturally():
+    plugins.register(Numbered(), name="numbered")
+    try:
+        assert neurozoo.list_architectures("net*") == ["net1", "net2", "net10"]
+        assert neurozoo.list_architectures(["wide*", "net1*"]) == ["net1", "net10", "wide2", "wide10"]
+        assert neurozoo.list_architectures(["net*", "wide*"], exclude=["*10", "net2"]) == ["net1", "wide2"]
+        assert neurozoo.list_architectures("net*", exclude="net1*") == ["net2"]
+    finally:
+        plugins.unregister("numbered")
+
+
+def test_the_training_hint_of_a_planned_name_runs_as_printed(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEUROZOO_DATA", str(tmp_path / "my data"))
+    planned = Checkpoint("nmhebb", "resnet18", "cifar10")
+    assert registry.train_command(planned) == (
+        f"neurozoo train nmhebb --arch resnet18 --dataset cifar10 --data-dir '{tmp_path}/my data'")
+    published = Checkpoint("baseline", "resnet18", "cifar10", **PUBLISHED, recipe=RECIPE)
+    assert registry.train_command(published).endswith(f"--data-dir '{tmp_path}/my data'")
