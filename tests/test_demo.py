@@ -45,7 +45,7 @@ IMAGES = 20
 def node() -> str:
     path = shutil.which("node")
     if path is None:
-        pytest.skip("node not found on PATH: install Node.js (>= 18) to run the in-browser demo tests")
+        pytest.skip("node not found on PATH: install Node.js (>= 20, for playwright-core) to run the in-browser demo tests")
     if not (SUPPORT / "node_modules" / "playwright-core").is_dir() or not ORT_DIST.is_dir():
         pytest.fail(f"{SUPPORT} has no node_modules: run `npm ci` there (.ci/run does)")
     return path
@@ -130,9 +130,10 @@ def reference(path: Path) -> OnnxClassifier:
     """neurozoo.runtime on ``path``, with the int8 graph run as written.
 
     The page's onnxruntime-web agrees with the QDQ graph as written (Quantize/DequantizeLinear as
-    float ops: within ~5e-3 here). Native onnxruntime fuses that graph into integer kernels, which on
-    this AVX2 machine without VNNI give probabilities up to 0.28 away from it (measured on these 20
-    images, the fp32 graph agreeing to 3e-7): a property of those kernels, not of the page.
+    float ops: within 5e-3 on these 20 images, for the export with default settings). Native
+    onnxruntime fuses that graph into integer kernels, which on this AVX2 machine without VNNI gave
+    probabilities up to 0.28 away from it (the fp32 graph agreeing to 3e-7): a property of those
+    kernels, not of the page.
     """
     classifier = OnnxClassifier(path)
     if classifier.metadata.precision == "int8":
@@ -230,7 +231,7 @@ TOO_BIG = "big.png"
 
 
 @pytest.fixture(scope="module")
-def shown(published_onnx, cifar_pngs, node, chromium, artifacts, tmp_path_factory) -> dict:
+def shown(node, chromium, published_onnx, cifar_pngs, artifacts, tmp_path_factory) -> dict:  # skips first
     """Every page these tests look at, driven in one Chromium session (each page compiles
     onnxruntime-web's WebAssembly again; launching the browser once saves the rest):
     {page: {"ready", "status", "steps", "requests", "console", "url", "site"}}."""
