@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurozoo import registry, zoo
+from neurozoo import __version__, registry, zoo
 from neurozoo.checkpoint import WEIGHTS_NAME, load_folder, sha256_file
 from neurozoo.errors import ConfigError
 from neurozoo.evaluation.context import EvalContext, requirements_of
@@ -30,8 +30,8 @@ from neurozoo.evaluation.onnx_model import OnnxModel
 from neurozoo.model import NeurozooModel
 
 DEFAULT_METRIC = {"multiclass": "top1", "multilabel": "exact_set"}
-# distributions whose versions go into every result (scikit-learn etc. by distribution name)
-VERSIONED = ("neurozoo-models", "torch", "torchvision", "timm", "torchattacks", "scikit-learn", "numpy", "onnxruntime")
+# distributions whose versions go into every result (scikit-learn etc. by distribution name), after neurozoo's
+VERSIONED = ("torch", "torchvision", "timm", "torchattacks", "scikit-learn", "numpy", "onnxruntime")
 
 
 @dataclass
@@ -149,7 +149,7 @@ def _figures(metric, value: Any) -> dict[str, float | None]:
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+    versions = {"python": platform.python_version(), "neurozoo": __version__}  # the import name, whatever the distribution
     for name in VERSIONED:
         try:
             versions[name] = importlib.metadata.version(name)
