@@ -14,6 +14,7 @@ import pytest
 
 import neurozoo
 from neurozoo import cli, plugins
+from neurozoo.training.engine import Engine
 from neurozoo.training.runfolder import LOCK, RunFolder
 
 import tiny_training_plugin
@@ -77,23 +78,28 @@ def test_a_second_writer_of_a_run_folder_fails_at_once_and_the_folder_stays_whol
         assert value.equal(state["engine"]["model"][name]), name
 
 
-def test_a_run_killed_before_its_first_checkpoint_does_not_block_a_rerun(tmp_path):
+def test_a_run_that_failed_in_its_first_epoch_does_not_block_a_rerun(tmp_path, monkeypatch):
     out = tmp_path / "run"
     folder = RunFolder(out)
-    killed = _start([*ARGS, "--epochs", "1", "--out", str(out)], delay="1")
-    _wait_for(lambda: folder.is_run, killed)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert folder.is_run and not folder.has_state
-    (out / "state").mkdir(exist_ok=True)
+
+    def failing_step(self, batch):
+        raise RuntimeError("out of memory")  # as a first epoch fails
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Engine, "step", failing_step)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            cli.main([*ARGS, "--epochs", "1", "--out", str(out)])
+    assert folder.is_run and not folder.has_state and not (out / LOCK).exists()
+    (out / "state").mkdir()
     orphan = out / "state" / ".training.pt.x1y2.tmp"  # as a kill during a checkpoint write leaves it
     orphan.write_bytes(b"partial")
     (out / "metrics.jsonl").write_text(DEAD_RUN_METRICS)
 
-    assert cli.main([*ARGS, "--epochs", "1", "--out", str(out)]) == 0  # same command, same --out
+    assert cli.main([*ARGS, "--epochs", "1", "--out", str(out)]) == 0  # the same command, the same --out
     assert not orphan.exists() and not (out / LOCK).exists()
-    assert [r["epoch"] for r in folder.read_metrics()] == [1]  # the dead run's line is gone
+    assert [r["epoch"] for r in folder.read_metrics()] == [1]  # the failed run's line is gone
     assert json.loads((out / "run.json").read_text())["resumes"] == []
+    assert folder.load_state()["epochs_done"] == 1
 
 
 def test_a_resumed_run_removes_the_temporary_files_a_kill_left(tmp_path):
