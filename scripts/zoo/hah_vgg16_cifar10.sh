@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Issue 23, the published pair on full CIFAR-10: baseline-vgg16_std-cifar10 (the authors' standard VGG-16)
+# and hah-hah_vgg16-cifar10, one recipe for both (the authors': Adam 1e-3, batch 128, crop + flip, no
+# weight decay, lr x0.1 at 60 % and 80 % of the epochs; fp32), EPOCHS epochs each (20 here; the authors
+# train 100). Then the shared evaluation suite on the full test set: clean top-1, Gaussian noise sigma
+# 0.05-0.3 (mean of 3 draws) and the corruption suite, APGD-CE and APGD-T at Linf 2/255 and L2 0.25 on
+# the first 1,000 test images, per-layer sparsity, disparity and SNR; then ONNX export, fp32 and int8
+# (int8 is written only if it passes the export's accuracy gate).
+#
+#   RUNS=~/neurozoo-runs/hah-full DATA=../shared/data bash scripts/zoo/hah_vgg16_cifar10.sh [train|eval|export|all]
+#
+# Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
+#   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 ATTACK_SAMPLES=16 RUNS=/tmp/hah-full-check bash scripts/zoo/hah_vgg16_cifar10.sh
+set -euo pipefail
+RUNS=${RUNS:-$HOME/neurozoo-runs/hah-full}
+DATA=${DATA:-../shared/data}
+PY=${PY:-python}
+DEVICE=${DEVICE:-cpu}
+SEED=${SEED:-0}
+EPOCHS=${EPOCHS:-20}
+LIMIT=${LIMIT:-}                    # empty: all 50,000 training images
+TRAIN_EVAL_LIMIT=${TRAIN_EVAL_LIMIT:-1000}  # test images scored after each epoch (monitoring only)
+EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
+ATTACK_SAMPLES=${ATTACK_SAMPLES:-1000}
+ARMS=${ARMS:-"vgg16_std hah"}
+STAGE=${1:-all}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+mkdir -p "$RUNS"
+
+MILESTONES=$(printf '%s\n' $((EPOCHS * 3 / 5)) $((EPOCHS * 4 / 5)) | awk '$1 > 0' | paste -sd, -)
+RECIPE=(--epochs "$EPOCHS" --lr 1e-3 --set optimizer=adam --set weight_decay=0.0 --set label_smoothing=0.0
+        --set schedule=step --set "milestones=[$MILESTONES]" --batch-size 128 --precision fp32 --seed "$SEED"
+        --eval-limit "$TRAIN_EVAL_LIMIT" --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"})
+
+run_of() {  # the run folder of an arm, named as the checkpoint it becomes
+  case $1 in
+    hah) echo "$RUNS/hah-hah_vgg16-cifar10" ;;
+    vgg16_std) echo "$RUNS/baseline-vgg16_std-cifar10" ;;
+    *) echo "unknown arm $1 (vgg16_std, hah)" >&2; exit 2 ;;
+  esac
+}
+
+arm_args() {
+  case $1 in
+    hah) echo "hah --arch hah_vgg16" ;;
+    vgg16_std) echo "baseline --arch vgg16_std" ;;
+  esac
+}
+
+train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
+  local out=$1; shift
+  if [ -f "$out/.done" ]; then return; fi
+  if [ -f "$out/run.json" ]; then
+    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --resume "$out"
+  else
+    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --out "$out"
+  fi
+  touch "$out/.done"
+}
+
+if [[ $STAGE == train || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    # shellcheck disable=SC2046  # arm_args is two words on purpose
+    train "$(run_of "$arm")" $(arm_args "$arm") "${RECIPE[@]}"
+  done
+fi
+
+if [[ $STAGE == eval || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")
+    [ -f "$run/eval.json" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" \
+      --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
+      --metrics top1,corruption,apgd_ce,apgd_t,hah_sparsity,hah_disparity,hah_snr --set corruption.draws=3 \
+      --set 'apgd_ce.linf_eps=[0.00784313725490196]' --set 'apgd_ce.l2_eps=[0.25]' \
+      --set "apgd_ce.max_samples=$ATTACK_SAMPLES" \
+      --set 'apgd_t.linf_eps=[0.00784313725490196]' --set 'apgd_t.l2_eps=[0.25]' \
+      --set "apgd_t.max_samples=$ATTACK_SAMPLES" \
+      --json "$run/eval.json" --plots "$run/plots"
+  done
+fi
+
+if [[ $STAGE == export || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")
+    [ -f "$run/model.onnx" ] || $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA"
+  done
+fi

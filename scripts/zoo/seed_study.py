@@ -1,0 +1,136 @@
+"""Seed studies of the zoo scripts: pick a run by its validation score, aggregate runs into mean +- std.
+
+    python scripts/zoo/seed_study.py pick RUN... [--key val_top1] [--json sweep.json]
+    python scripts/zoo/seed_study.py aggregate --arm NAME=RUN[,RUN...] ... --json study.json
+
+``pick`` prints the run folder whose last epoch (metrics.jsonl) has the highest ``--key`` (a
+validation figure: choices are never made on the test set) and can record every candidate's score.
+
+``aggregate`` reads, for every run of every arm, the evaluation JSON beside it (``RUN/eval.json``,
+``neurozoo eval --json``) and its training log, and writes per figure the mean, the sample standard
+deviation (n - 1; None for one run), n and the value of each seed. Figures: every figure of the
+evaluation, plus from the log ``final_val_top1`` (last epoch), ``best_val_top1`` / ``best_val_epoch``
+and ``train_seconds`` (summed epoch times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def epochs(run: Path) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    if not lines:
+        sys.exit(f"{run}: metrics.jsonl is empty (the run has not finished an epoch)")
+    return [json.loads(line) for line in lines]
+
+
+def last_score(run: Path, key: str) -> float:
+    last = epochs(run)[-1]
+    if key not in last:
+        sys.exit(f"{run}: the last epoch logged no {key!r} (train with --val-fraction for validation figures)")
+    return last[key]
+
+
+def log_figures(run: Path) -> dict[str, float | None]:
+    log = epochs(run)
+    figures: dict[str, float | None] = {"train_seconds": sum(e.get("epoch_time_s", 0.0) for e in log)}
+    scored = [e for e in log if e.get("val_top1") is not None]
+    if scored:
+        best = max(scored, key=lambda e: e["val_top1"])
+        figures.update(final_val_top1=log[-1].get("val_top1"), best_val_top1=best["val_top1"],
+                       best_val_epoch=best["epoch"])
+    return figures
+
+
+def run_figures(run: Path) -> tuple[int, dict[str, float | None]]:
+    evaluation = run / "eval.json"
+    if not evaluation.exists():
+        sys.exit(f"{run}: no eval.json (evaluate the run first: neurozoo eval RUN --json RUN/eval.json)")
+    result = json.loads(evaluation.read_text())
+    figures = {name: value for metric in result["metrics"].values() for name, value in metric.items()}
+    seed = json.loads((run / "run.json").read_text())["engine"]["seed"]
+    return seed, {**figures, **log_figures(run)}
+
+
+def summary(values: dict[str, float | None]) -> dict:
+    numbers = [v for v in values.values() if v is not None]
+    return {
+        "mean": statistics.fmean(numbers) if numbers else None,
+        "std": statistics.stdev(numbers) if len(numbers) > 1 else None,
+        "n": len(numbers),
+        "per_seed": values,
+    }
+
+
+def aggregate(arms: dict[str, list[Path]]) -> dict:
+    out = {}
+    for arm, runs in arms.items():
+        per_run, folders = {}, {}
+        for run in runs:
+            seed, figures = run_figures(run)
+            if seed in per_run:
+                sys.exit(f"arm {arm!r}: {folders[seed]} and {run} both ran seed {seed}")
+            per_run[seed], folders[seed] = figures, run
+        names = list(dict.fromkeys(name for figures in per_run.values() for name in figures))
+        out[arm] = {
+            "runs": {f"seed{seed}": str(run) for seed, run in folders.items()},
+            "figures": {name: summary({f"seed{seed}": figures.get(name) for seed, figures in per_run.items()})
+                        for name in names},
+        }
+    return out
+
+
+def table(arms: dict) -> str:
+    names = list(dict.fromkeys(name for arm in arms.values() for name in arm["figures"]))
+    rows = ["| figure | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
+    for name in names:
+        cells = []
+        for arm in arms.values():
+            figure = arm["figures"].get(name)
+            if figure is None or figure["mean"] is None:
+                cells.append("")
+            else:
+                spread = "" if figure["std"] is None else f" +- {figure['std']:.4g}"
+                cells.append(f"{figure['mean']:.4g}{spread} (n={figure['n']})")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pick = commands.add_parser("pick", help="print the run with the best last-epoch validation score")
+    pick.add_argument("runs", nargs="+", type=Path)
+    pick.add_argument("--key", default="val_top1")
+    pick.add_argument("--json", type=Path, help="also write every candidate's score and the choice")
+    agg = commands.add_parser("aggregate", help="mean +- std over seeds, per arm and figure")
+    agg.add_argument("--arm", action="append", required=True, metavar="NAME=RUN[,RUN...]")
+    agg.add_argument("--json", type=Path, required=True)
+    agg.add_argument("--note", default="", help="what the study is (stored in the JSON)")
+    args = parser.parse_args(argv)
+
+    if args.command == "pick":
+        scores = {str(run): last_score(run, args.key) for run in args.runs}
+        choice = max(scores, key=scores.get)
+        if args.json:
+            args.json.write_text(json.dumps({"key": args.key, "scores": scores, "choice": choice}, indent=2) + "\n")
+        print(choice)
+        return
+    arms = {}
+    for spec in args.arm:
+        name, _, runs = spec.partition("=")
+        if not runs:
+            sys.exit(f"--arm {spec!r}: give NAME=RUN[,RUN...]")
+        arms[name] = [Path(run) for run in runs.split(",")]
+    result = {"note": args.note, "command": " ".join(sys.argv), "arms": aggregate(arms)}
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result["arms"]))
+
+
+if __name__ == "__main__":
+    main()
