@@ -23,7 +23,7 @@ from typing import Any
 
 from neurozoo.errors import CheckpointError, ConfigError, NeurozooError
 from neurozoo.model import FORMAT_VERSION, NeurozooModel, model_from_config
-from neurozoo.records import TASKS
+from neurozoo.records import STORAGE_DTYPES, TASKS
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -50,7 +50,6 @@ CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "neurozoo_version": ((str,), False),
 }
 CONFIG_DEFAULTS = {"method_kwargs": {}, "task": "multiclass", "dataset": None}
-STORAGE_DTYPES = ("float32", "float16", "bfloat16")  # how model.safetensors may store the parameters
 
 
 def _is_int(value: Any) -> bool:
