@@ -1,74 +1,170 @@
-"""Model cards generated from what was measured: the checkpoint, its run and its evaluation JSON.
+"""Model cards generated from what was measured: the checkpoint, its run, its evaluation JSON and its record.
 
-``neurozoo card RUN --eval RUN/eval.json --baseline-eval BASELINE/eval.json`` writes ``RUN/README.md``:
-YAML metadata (``huggingface_hub.ModelCardData``: library_name, license, tags, datasets,
-model-index from the evaluation figures) and a body with the method and its citation, how to load
-it (torch and the ONNX runtime), the exact training command and budget, the baseline's figures
-beside the method's, robustness plots, limitations and the sha256 of every file.
+``neurozoo card NAME_OR_RUN [--eval JSON] [--int8-eval JSON] [--baseline-eval JSON]`` writes README.md
+in the checkpoint folder: YAML metadata (``huggingface_hub.ModelCardData``: library_name, license,
+tags, datasets, model-index from the evaluation figures) and a body with the method and its
+citation, the model's size and cost, how to load it (torch and the ONNX runtime), the training
+command and budget, the same-budget baseline's figures beside this model's, the int8 ONNX
+figures, robustness plots, limitations, the licence and the sha256 of every file.
 
-Every number comes from a file: an evaluation JSON whose ``checkpoint_sha256`` is not this
-checkpoint's is refused, so a card cannot quote another model's figures.
+Every number comes from a file: parameters and GFLOPs from the weights, figures from evaluation
+JSON. An evaluation JSON whose ``checkpoint_sha256`` is not this checkpoint's is refused, so a card
+cannot quote another model's figures. Without ``--eval``, the folder's own ``eval*.json`` are used
+(``neurozoo eval RUN/model.int8.onnx`` results among them are the int8 figures); for a registered
+name, the baseline figures default to the evaluation JSON in its baseline record's folder, and the
+licence to its record's. Commands are printed without machine paths: ``DATA`` stands for the
+dataset folder and ``RUN`` for the run folder.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from neurozoo import registry
-from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, read_config, sha256_file
-from neurozoo.errors import ConfigError
+from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
+from neurozoo.errors import ConfigError, UnknownNameError
+from neurozoo.records import Checkpoint
 from neurozoo.zoo import resolve
 
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
-METRICS_LOG = "metrics.jsonl"
 PLOTS_DIR = "plots"
+EVAL_GLOB = "eval*.json"
+INT8_FILE = "model.int8.onnx"  # neurozoo.export.INT8_NAME (not imported: export pulls in onnx)
+# arguments whose values name places on the machine that ran the command -> what the card prints
+PLACEHOLDERS = {"--data-dir": "DATA", "--out": "RUN"}
+CALL_PLACEHOLDERS = {"data_dir": "DATA", "out": "RUN"}
+DROPPED = ("--resume", "resume")  # a resumed run repeats its command (resumes are exact)
 
 
-def _read_json(path: str | os.PathLike) -> dict[str, Any]:
+def portable_command(command: str | Sequence[str], model: str | None = None) -> str:
+    """A ``neurozoo`` command line without machine paths: dataset folder -> ``DATA``, run folder ->
+    ``RUN``, other absolute paths -> their file name, ``--resume`` dropped; the evaluated model
+    (``neurozoo eval MODEL``) -> ``model`` when given."""
+    if isinstance(command, str) and not command.startswith("neurozoo "):  # a Python call: its quoted paths
+        return re.sub(r"'((?:/|~)[^']*)'", lambda m: repr(Path(m.group(1)).name), command)
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    if argv and Path(argv[0]).name == "neurozoo":
+        argv[0] = "neurozoo"
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        flag, eq, _ = arg.partition("=")
+        if flag in DROPPED:
+            i += 1 if eq else 2
+            continue
+        if flag in PLACEHOLDERS:
+            out += [f"{flag}={PLACEHOLDERS[flag]}"] if eq else [arg, PLACEHOLDERS[flag]]
+            i += 1 if eq else 2
+            continue
+        if model is not None and i == 2 and argv[1] == "eval":
+            out.append(model)
+        elif os.path.isabs(arg) or arg.startswith("~"):
+            out.append(Path(arg).name)
+        else:
+            out.append(arg)
+        i += 1
+    return shlex.join(out)
+
+
+def training_command(run: dict[str, Any]) -> str:
+    """The `neurozoo train` command line of a run (``portable_command``), or the `neurozoo.train(...)` call."""
+    command = run.get("command", {})
+    argv = command.get("argv") or []
+    if argv and Path(argv[0]).name == "neurozoo":
+        return portable_command(argv)
+    call = {key: CALL_PLACEHOLDERS.get(key, value) for key, value in command.get("call", {}).items()
+            if key not in DROPPED}
+    return "neurozoo.train(" + ", ".join(f"{key}={value!r}" for key, value in call.items()) + ")"
+
+
+# ---------------------------------------------------------------- evaluation files
+@dataclass(frozen=True)
+class Evaluations:
+    """Evaluation results of one checkpoint: of its weights (torch) and of its int8 ONNX export."""
+
+    torch: tuple[dict[str, Any], ...] = ()
+    int8: tuple[dict[str, Any], ...] = ()
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read evaluation JSON {path}: {exc}") from None
 
 
-def _checked_evaluations(paths: Sequence[str | os.PathLike], sha256: str | None) -> list[dict[str, Any]]:
+def is_int8(result: dict[str, Any]) -> bool:
+    return Path(result.get("model", "")).name == INT8_FILE
+
+
+def _checked(paths: Sequence[str | os.PathLike], sha256: str | None) -> tuple[dict[str, Any], ...]:
     results = []
     for path in paths:
-        result = _read_json(path)
+        result = read_json(path)
         if sha256 is not None and result.get("checkpoint_sha256") != sha256:
             raise ConfigError(
                 f"{path} evaluated checkpoint {result.get('checkpoint_sha256')}, not this one ({sha256}); "
                 "re-run `neurozoo eval` on this checkpoint"
             )
         results.append(result)
-    return results
+    return tuple(results)
 
 
-def _figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
+def folder_evaluations(folder: str | os.PathLike) -> Evaluations:
+    """The ``eval*.json`` of a checkpoint folder, checked against its weights (int8 ones apart)."""
+    folder = Path(folder)
+    paths = sorted(folder.glob(EVAL_GLOB))
+    int8 = [p for p in paths if is_int8(read_json(p))]
+    torch_paths = [p for p in paths if p not in int8]
+    return Evaluations(_checked(torch_paths, sha256_file(folder / WEIGHTS_NAME)), _checked(int8, None))
+
+
+def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
     """(dataset/split, metric, figure) -> value over several evaluation results."""
     return {
         (f"{r['dataset']}/{r['split']}", metric, figure): value
         for r in results
-        for metric, figures in r["metrics"].items()
-        for figure, value in figures.items()
+        for metric, values in r["metrics"].items()
+        for figure, value in values.items()
     }
 
 
-def _training_command(run: dict[str, Any]) -> str:
-    """The `neurozoo train` command line, or the `neurozoo.train(...)` call when run from Python."""
-    command = run.get("command", {})
-    argv = command.get("argv") or []
-    if argv and Path(argv[0]).name == "neurozoo":
-        return "neurozoo " + shlex.join(argv[1:])
-    arguments = ", ".join(f"{key}={value!r}" for key, value in command.get("call", {}).items())
-    return f"neurozoo.train({arguments})"
+def metric_images(result: dict[str, Any], metric: str) -> int:
+    """The test images a metric's figures were measured on: the evaluation's, or fewer for a metric
+    that stops at ``max_samples`` (the attacks: 1,000 by default)."""
+    try:
+        compute = registry.get_metric(metric).compute
+    except UnknownNameError:
+        return result["num_samples"]
+    parameter = inspect.signature(compute).parameters.get("max_samples")
+    if parameter is None:
+        return result["num_samples"]
+    return min(result["num_samples"], result.get("options", {}).get(metric, {}).get("max_samples", parameter.default))
 
 
+def is_whole_split(result: dict[str, Any], metric: str) -> bool:
+    """Whether a metric's figures of an evaluation cover the whole split."""
+    return result["limit"] is None and metric_images(result, metric) == result["num_samples"]
+
+
+def _images(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    return {(f"{r['dataset']}/{r['split']}", metric): metric_images(r, metric) for r in results for metric in r["metrics"]}
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+# ---------------------------------------------------------------- card parts
 def _card_data(config: dict[str, Any], name: str, license: str, results: Sequence[dict[str, Any]]):
     from huggingface_hub import EvalResult, ModelCardData
 
@@ -82,25 +178,77 @@ def _card_data(config: dict[str, Any], name: str, license: str, results: Sequenc
             metric_name=figure if figure == metric else f"{metric}: {figure}",
             metric_value=value,
         )
-        for (dataset, metric, figure), value in _figures(results).items()
+        for (dataset, metric, figure), value in figures(results).items()
         if value is not None
     ]
     return ModelCardData(
         library_name="neurozoo",
         license=license,
-        tags=["neurozoo", config["method"], config["arch"], *( [config["dataset"]] if config["dataset"] else [])],
+        tags=["neurozoo", config["method"], config["arch"], *([config["dataset"]] if config["dataset"] else [])],
         datasets=[config["dataset"]] if config["dataset"] else None,
         model_name=name,
         eval_results=eval_results or None,
     )
 
 
-def _evaluation_section(results, baseline, is_baseline: bool) -> list[str]:
+def _model_section(folder: Path, config: dict[str, Any]) -> list[str]:
+    from neurozoo.model_stats import count_params, gflops_per_image
+
+    model = load_folder(folder)
+    weights = folder / WEIGHTS_NAME
+    return [
+        "## Model",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| architecture | `{config['arch']}` {json.dumps(config['arch_kwargs']) if config['arch_kwargs'] else ''} |",
+        f"| parameters | {count_params(model):,} |",
+        f"| GFLOPs per image | {gflops_per_image(model)} (one {'x'.join(map(str, config['input_size']))} image; "
+        "2 FLOPs per multiply-add) |",
+        f"| weights | {WEIGHTS_NAME}, {weights.stat().st_size:,} bytes, stored as {config['dtype']} "
+        "(loaded as float32) |",
+        f"| input | {config['input_size'][0]} channels, {config['input_size'][1]}x{config['input_size'][2]}, "
+        "[0, 1] pixels (normalisation is inside the model) |",
+        f"| classes | {config['num_classes']} ({config['task']}) |",
+        "",
+    ]
+
+
+def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> list[str]:
+    if run is None:
+        return ["This checkpoint has no run record (`run.json`): how it was trained is not known.", ""]
+    engine = run.get("engine", {})
+    epochs = sum(p["epochs"] for p in run.get("phases", []))
+    lines = [f"Command (`DATA`: the dataset folder, `RUN`: the run folder): `{training_command(run)}`", ""]
+    if run.get("resumes") and engine.get("device") != "cpu":
+        # resuming is bitwise exact on CPU (tested); elsewhere it is worth knowing
+        lines += [f"The run was stopped and resumed {len(run['resumes'])} time(s) on {engine.get('device')}.", ""]
+    if record is not None and record.recipe is not None:
+        recipe = record.recipe
+        lines += [
+            f"Budget: {recipe.epochs} epoch(s), {recipe.images_seen:,} training images seen, batch "
+            f"{recipe.batch_size}, seed {engine.get('seed')}.",
+            "",
+            f"Precision: {recipe.precision}. Hardware: {recipe.hardware}.",
+            "",
+        ]
+    else:
+        images = f"the first {engine['limit']} images of " if engine.get("limit") else ""
+        lines += [
+            f"Budget: {epochs} epoch(s) over {images}the {run['dataset']} training split, batch "
+            f"{engine.get('batch_size')}, seed {engine.get('seed')}, {engine.get('precision')} on "
+            f"{engine.get('device')}.",
+            "",
+        ]
+    lines += ["Recipe (method options):", "", "```json", json.dumps(run.get("recipe", {}), indent=2), "```", ""]
+    return lines
+
+
+def _evaluation_section(name: str, results, baseline, baseline_name: str, is_baseline: bool) -> list[str]:
     if not results:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
-                "regenerate the card."]
-    ours, theirs = _figures(results), _figures(baseline)
-    samples = {(f"{r['dataset']}/{r['split']}", metric): r["num_samples"] for r in results for metric in r["metrics"]}
+                "regenerate the card.", ""]
+    ours, theirs, images = figures(results), figures(baseline), _images(results)
     if is_baseline:
         lines = ["This checkpoint is the plain cross-entropy baseline the methods are compared with.", ""]
     elif not baseline:
@@ -108,46 +256,99 @@ def _evaluation_section(results, baseline, is_baseline: bool) -> list[str]:
                  "stand alone.", ""]
     else:
         lines = []
-    header = "| data | samples | metric | figure | this model |"
-    lines += [header + (" baseline (same budget) |" if baseline else ""), "|---" * (5 + bool(baseline)) + "|"]
+    column = f" {baseline_name or 'baseline'} (same budget) |" if baseline else ""
+    lines += ["| data | images | figure | this model |" + column, "|---" * (4 + bool(baseline)) + "|"]
     for (dataset, metric, figure), value in ours.items():
-        row = f"| {dataset} | {samples[dataset, metric]} | {metric} | {figure} | {_fmt(value)} |"
+        row = f"| {dataset} | {images[dataset, metric]} | {figure} | {_fmt(value)} |"
         if baseline:
-            other = theirs.get((dataset, metric, figure))
-            row += f" {_fmt(other) if other is not None else 'not measured'} |"
+            other = theirs.get((dataset, metric, figure), "missing")
+            row += f" {'not measured' if other == 'missing' else _fmt(other)} |"
         lines.append(row)
     lines += ["", "Commands that produced these figures:", ""]
-    lines += [f"- this model: `{r['command']}`" for r in results]
-    lines += [f"- baseline: `{r['command']}` (checkpoint sha256 `{r['checkpoint_sha256']}`)" for r in baseline]
-    return lines
+    lines += [f"- this model: `{portable_command(r['command'], name)}`" for r in results]
+    lines += [f"- baseline: `{portable_command(r['command'], baseline_name or None)}` (checkpoint sha256 "
+              f"`{r['checkpoint_sha256']}`)" for r in baseline]
+    return lines + [""]
 
 
-def _fmt(value: float | None) -> str:
-    return "undefined" if value is None else f"{value:.4f}"
+def _int8_section(name: str, results, int8) -> list[str]:
+    if not int8:
+        return []
+    ours, images = figures(results), _images(int8)
+    lines = [
+        "## int8 ONNX",
+        "",
+        f"`neurozoo export {name} --int8 --data-dir DATA` writes `{INT8_FILE}` (static QDQ quantisation, "
+        "calibrated on training images); its figures beside the float32 model's:",
+        "",
+        "| data | images | figure | float32 (torch) | int8 ONNX |",
+        "|---|---|---|---|---|",
+    ]
+    for (dataset, metric, figure), value in figures(int8).items():
+        lines.append(f"| {dataset} | {images[dataset, metric]} | {figure} | "
+                     f"{_fmt(ours[dataset, metric, figure]) if (dataset, metric, figure) in ours else 'not measured'} | "
+                     f"{_fmt(value)} |")
+    lines += ["", "Commands:", ""]
+    lines += [f"- `{portable_command(r['command'], INT8_FILE)}` (ONNX sha256 `{r['checkpoint_sha256']}`)" for r in int8]
+    return lines + [""]
+
+
+def _registered(name: str) -> Checkpoint | None:
+    try:
+        return registry.get_checkpoint(name)
+    except UnknownNameError:
+        return None
 
 
 def build_card(
     source: str | os.PathLike,
     *,
-    evaluations: Sequence[str | os.PathLike] = (),
-    baseline_evaluations: Sequence[str | os.PathLike] = (),
-    license: str = "mit",
+    evaluations: Sequence[str | os.PathLike] | None = None,
+    int8_evaluations: Sequence[str | os.PathLike] = (),
+    baseline_evaluations: Sequence[str | os.PathLike] | None = None,
+    license: str | None = None,
+    data_terms: str | None = None,
     name: str | None = None,
 ) -> str:
-    """The model card text (YAML front matter + markdown) for a checkpoint or run folder."""
+    """The model card text (YAML front matter + markdown) for a checkpoint or run folder.
+
+    ``evaluations`` default to the folder's ``eval*.json``; ``baseline_evaluations`` to those of
+    the baseline named by the checkpoint's record. ``license`` (the weights' licence) and
+    ``data_terms`` (the training data's terms) default to the record's; one of the two must state them.
+    """
     folder = Path(resolve(source))
     config = read_config(folder)
-    weights_sha = sha256_file(folder / WEIGHTS_NAME)
-    results = _checked_evaluations(evaluations, weights_sha)
-    baseline = _checked_evaluations(baseline_evaluations, None)
     name = name or f"{config['method']}-{config['arch']}-{config['dataset'] or 'custom'}"
+    record = _registered(name)
+    if evaluations is None:
+        found = folder_evaluations(folder)
+        results, int8 = found.torch, found.int8 + _checked(int8_evaluations, None)
+    else:
+        results, int8 = _checked(evaluations, sha256_file(folder / WEIGHTS_NAME)), _checked(int8_evaluations, None)
+    baseline_name = record.baseline if record is not None else ""
+    if baseline_evaluations is None:
+        baseline = folder_evaluations(resolve(baseline_name)).torch if baseline_name else ()
+    else:
+        baseline = _checked(baseline_evaluations, None)
+    terms = record.license if record is not None else None
+    license = license or (terms.weights if terms else None)
+    data_terms = data_terms or (terms.data if terms else None)
+    if not license or not data_terms:
+        raise ConfigError(
+            f"state the terms of {name}: the weights' licence (--license, e.g. mit) and the training data's "
+            "terms (--data-terms), or register a Checkpoint record with license=License(...)"
+        )
     method = registry.get_method(config["method"])
     run = json.loads((folder / RUN_CONFIG).read_text()) if (folder / RUN_CONFIG).is_file() else None
+    paper = (record.paper if record is not None else "") or method.paper
 
     body = [f"# {name}", ""]
     body += [f"Trained with the `{method.name}` method: {method.description or 'no description'}.", ""]
-    if method.paper:
-        body += [f"Paper: {method.paper}", ""]
+    if record is not None and record.description:
+        body += [f"{record.description}.", ""]
+    if paper:
+        body += [f"Paper: {paper}", ""]
+    body += _model_section(folder, config)
     body += [
         "## How to use",
         "",
@@ -169,28 +370,10 @@ def build_card(
         "## Training",
         "",
     ]
-    if run is not None:
-        engine = run.get("engine", {})
-        body += [
-            f"Command: `{_training_command(run)}`",
-            "",
-            *([f"The run was stopped and resumed {len(run['resumes'])} time(s) (exact resume: same weights "
-               "as an uninterrupted run).", ""] if run.get("resumes") else []),
-            f"Budget: {sum(p['epochs'] for p in run.get('phases', []))} epoch(s) over "
-            f"{'the first ' + str(engine['limit']) + ' images of ' if engine.get('limit') else ''}the "
-            f"{run['dataset']} training split, batch {engine.get('batch_size')}, seed {engine.get('seed')}, "
-            f"{engine.get('precision')} on {engine.get('device')}.",
-            "",
-            "Recipe (method options):",
-            "",
-            "```json",
-            json.dumps(run.get("recipe", {}), indent=2),
-            "```",
-            "",
-        ]
-    else:
-        body += ["This checkpoint has no run record (`run.json`): how it was trained is not known.", ""]
-    body += ["## Evaluation", "", *_evaluation_section(results, baseline, config["method"] == "baseline"), ""]
+    body += _training_section(run, record)
+    body += ["## Evaluation", ""]
+    body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline")
+    body += _int8_section(name, results, int8)
     plots = sorted((folder / PLOTS_DIR).glob("*.png")) if (folder / PLOTS_DIR).is_dir() else []
     if plots:
         body += ["## Robustness plots", ""] + [f"![{p.stem}]({PLOTS_DIR}/{p.name})" for p in plots] + [""]
@@ -201,13 +384,18 @@ def build_card(
         "the paper's figures and are not comparable with fully trained models.",
         "- Inputs must match the configured size and channels; the model expects [0, 1] pixels.",
         "",
+        "## Licence",
+        "",
+        f"- Weights: {license}.",
+        f"- Training data: {data_terms}",
+        "",
         "## Files",
         "",
-        "| file | sha256 |",
-        "|---|---|",
+        "| file | bytes | sha256 |",
+        "|---|---|---|",
     ]
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CARD_NAME and not p.name.startswith("."))
-    body += [f"| {p.name} | `{sha256_file(p)}` |" for p in files]
+    body += [f"| {p.name} | {p.stat().st_size:,} | `{sha256_file(p)}` |" for p in files]
     data = _card_data(config, name, license, results)
     return f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body) + "\n"
 
@@ -223,18 +411,24 @@ def write_card(source: str | os.PathLike, out: str | os.PathLike | None = None, 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("card", help="generate the model card (README.md) of a checkpoint or run")
     p.add_argument("source", metavar="NAME_OR_RUN")
-    p.add_argument("--eval", dest="evaluations", action="append", default=[], metavar="JSON",
-                   help="evaluation JSON of this checkpoint (`neurozoo eval --json`); repeatable")
-    p.add_argument("--baseline-eval", dest="baseline_evaluations", action="append", default=[], metavar="JSON",
-                   help="evaluation JSON of the baseline trained with the same budget; repeatable")
-    p.add_argument("--license", default="mit")
+    p.add_argument("--eval", dest="evaluations", action="append", default=None, metavar="JSON",
+                   help="evaluation JSON of this checkpoint (`neurozoo eval --json`); repeatable "
+                        "(default: the folder's eval*.json)")
+    p.add_argument("--int8-eval", dest="int8_evaluations", action="append", default=[], metavar="JSON",
+                   help=f"evaluation JSON of its {INT8_FILE} export; repeatable")
+    p.add_argument("--baseline-eval", dest="baseline_evaluations", action="append", default=None, metavar="JSON",
+                   help="evaluation JSON of the baseline trained with the same budget; repeatable "
+                        "(default: those of the record's baseline)")
+    p.add_argument("--license", default=None, help="the weights' licence, e.g. mit (default: the record's)")
+    p.add_argument("--data-terms", default=None, help="the training data's terms, in words (default: the record's)")
     p.add_argument("--name", default=None, help="checkpoint name shown in the card (default method-arch-dataset)")
     p.add_argument("--out", default=None, help="where to write (default: README.md in the folder)")
     p.set_defaults(func=_cmd_card)
 
 
 def _cmd_card(args) -> int:
-    path = write_card(args.source, args.out, evaluations=args.evaluations,
-                      baseline_evaluations=args.baseline_evaluations, license=args.license, name=args.name)
+    path = write_card(args.source, args.out, evaluations=args.evaluations, int8_evaluations=args.int8_evaluations,
+                      baseline_evaluations=args.baseline_evaluations, license=args.license,
+                      data_terms=args.data_terms, name=args.name)
     print(f"wrote {path}")
     return 0

@@ -1,6 +1,6 @@
 """``neurozoo export`` (torch side) and ``neurozoo predict`` (edge runtime, no torch).
 
-    neurozoo export NAME_OR_RUN_OR_FOLDER [--int8] [--opset N] [--out DIR] [--data-dir DIR]
+    neurozoo export NAME_OR_RUN_OR_FOLDER [--int8 [--max-int8-drop PP]] [--opset N] [--out DIR] [--data-dir DIR]
     neurozoo predict MODEL.onnx IMAGE... [--top-k K] [--no-resize]
 
 Both import their heavy modules inside the handler, so building the parser stays cheap and
@@ -13,14 +13,18 @@ from __future__ import annotations
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="export a checkpoint to ONNX (fp32, optionally int8), validated against torch",
-        description="Write model.onnx (and with --int8 model.int8.onnx) next to the checkpoint or in --out.",
+        description="Write model.onnx (and with --int8 model.int8.onnx) in --out or the current directory.",
     )
     p.add_argument("model", metavar="NAME_OR_RUN_OR_FOLDER",
                    help="registered name, checkpoint or run folder, or hf-hub:ORG/NAME")
     p.add_argument("--int8", action="store_true",
-                   help="also write model.int8.onnx (static QDQ, per-channel), calibrated on train images")
+                   help="also write model.int8.onnx (static QDQ, per-channel weights, else per-tensor), calibrated "
+                        "on train images, if its held-out accuracy passes --max-int8-drop")
+    p.add_argument("--max-int8-drop", type=float, default=1.0, metavar="PP",
+                   help="largest int8 accuracy drop below fp32 on the held-out images, in percentage points "
+                        "(default 1.0); above it model.int8.onnx is not written")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
-    p.add_argument("--out", help="output folder (default: the checkpoint folder)")
+    p.add_argument("--out", help="output folder (default: the current directory)")
     p.add_argument("--data-dir", help="dataset folder for calibration and held-out images (default: $NEUROZOO_DATA)")
     p.add_argument("--calibration-size", type=int, default=256, help="train images for int8 calibration")
     p.add_argument("--held-out", type=int, default=1000, help="test images for the int8 accuracy check")
@@ -46,7 +50,7 @@ def run_export(args) -> int:
     writable_folder(args.out or ".", "the export folder", "make it writable or give another with --out DIR")
     report = export_onnx(
         args.model, args.out, int8=args.int8, opset=args.opset, data_dir=args.data_dir,
-        calibration_size=args.calibration_size, held_out_size=args.held_out,
+        calibration_size=args.calibration_size, held_out_size=args.held_out, max_int8_drop_pp=args.max_int8_drop,
     )
     print(report.summary())
     return 0

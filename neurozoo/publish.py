@@ -1,22 +1,64 @@
-"""``neurozoo push``: upload a checkpoint folder to a Hub repo in one commit.
+"""Publishing a checkpoint: its record (``neurozoo record``) and its upload (``neurozoo push``).
 
-The folder is checked first (schema-valid config, strictly loadable weights), so nothing broken is
-published. The token comes from ``HF_TOKEN`` or the stored Hugging Face login; the endpoint from
-``HF_ENDPOINT`` at call time. The result carries the commit sha and the sha256 of every uploaded
-file, i.e. everything a ``Checkpoint`` record needs to pin the upload.
+``neurozoo record RUN --data-dir DATA --hardware ... --license ... --data-terms ...`` measures a
+run folder and prints the :class:`~neurozoo.records.Checkpoint` record to register: files and
+sha256, sizes, storage dtype, parameters, GFLOPs, the recipe (command, epochs, images seen), the
+figures of the folder's evaluation JSON (``eval*.json``; int8 ones apart) and the terms. Adding a
+checkpoint to the zoo is: a run folder, its evaluation JSON, this record in a plugin's checkpoints,
+the folder copied to ``model_cards/<name>/``, ``neurozoo card <name>`` and ``scripts/zoo_table.py``.
+
+``neurozoo push`` uploads a checkpoint folder to a Hub repo in one commit. The folder is checked
+first (schema-valid config, strictly loadable weights), so nothing broken is published. The token
+comes from ``HF_TOKEN`` or the stored Hugging Face login; the endpoint from ``HF_ENDPOINT`` at call
+time. The result carries the commit sha and the sha256 of every uploaded file, i.e. everything a
+``Checkpoint`` record needs to pin the upload.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from neurozoo.checkpoint import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, load_folder, read_config, sha256_file
-from neurozoo.errors import NeurozooError
+from neurozoo.errors import ConfigError, NeurozooError
+from neurozoo.records import Checkpoint, License, Recipe
 from neurozoo.zoo import resolve
 
 PUBLISHED_FILES = (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, "model.onnx", "model.int8.onnx")
+RECORD_FILES = (WEIGHTS_NAME, CONFIG_NAME)  # what load needs, so what a record pins
+PRECISION_POLICY = {
+    "bf16": "bf16 autocast of the forward pass, fp32 weights, gradients and optimiser state",
+    "fp32": "fp32 throughout",
+}
+
+
+def _py(value: Any, indent: str = "") -> str:
+    """Python source of a record value: records as keyword calls, one field per line."""
+    if dataclasses.is_dataclass(value):
+        inner = indent + "    "
+        fields = [f for f in dataclasses.fields(value) if getattr(value, f.name) != _default(f)]
+        body = "".join(f"{inner}{f.name}={_py(getattr(value, f.name), inner)},\n" for f in fields)
+        return f"{type(value).__name__}(\n{body}{indent})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else dataclasses.MISSING
+
+
+def record_source(record: Checkpoint) -> str:
+    """Python source of ``record`` (fields left at their defaults omitted), to paste into a plugin."""
+    return _py(record)
 
 
 @dataclass(frozen=True)
@@ -28,16 +70,12 @@ class PushResult:
     config: dict
 
     def record_source(self) -> str:
-        """Python source of the ``Checkpoint`` record that pins this upload."""
-        hashes = {name: digest for name, digest in self.files.items() if name in (WEIGHTS_NAME, CONFIG_NAME)}
-        lines = ",\n".join(f'        "{name}": "{digest}"' for name, digest in sorted(hashes.items()))
-        return (
-            "Checkpoint(\n"
-            f'    method="{self.config["method"]}", arch="{self.config["arch"]}", '
-            f'dataset="{self.config.get("dataset") or "UNKNOWN"}",\n'
-            f'    repo_id="{self.repo_id}", revision="{self.commit}",\n'
-            f"    files={{\n{lines},\n    }},\n)"
-        )
+        """Python source of the ``Checkpoint`` fields that pin this upload (merge them into its record)."""
+        return record_source(Checkpoint(
+            method=self.config["method"], arch=self.config["arch"], dataset=self.config.get("dataset") or "UNKNOWN",
+            repo_id=self.repo_id, revision=self.commit,
+            files={name: digest for name, digest in sorted(self.files.items()) if name in RECORD_FILES},
+        ))
 
 
 def push(
@@ -83,13 +121,132 @@ def push(
     )
 
 
+def _training_images(run: dict[str, Any], data_dir: str | os.PathLike | None) -> int:
+    """Images of one training epoch: the split, limited, less the validation images held out."""
+    from neurozoo.registry import get_dataset
+    from neurozoo.training.data import first
+    from neurozoo.training.validation import split_indices
+
+    engine = run["engine"]
+    count = len(first(get_dataset(run["dataset"]).load("train", root=data_dir), engine.get("limit")))
+    if engine.get("val_fraction"):
+        count = len(split_indices(count, engine["val_fraction"], engine["seed"])[0])
+    return count
+
+
+def draft_record(
+    source: str | os.PathLike,
+    *,
+    hardware: str,
+    license: str,
+    data_terms: str,
+    data_dir: str | os.PathLike | None = None,
+    name: str | None = None,
+    repo_id: str | None = None,
+    baseline: str = "",
+    headline: str = "",
+    paper: str | None = None,
+    description: str = "",
+) -> Checkpoint:
+    """The record of a run folder, every number measured from its files and evaluation JSON.
+
+    ``metrics`` holds the figures of the evaluations of the whole test split, and ``headline`` (the
+    robustness figure of the zoo table) from whichever evaluation has it, its image count then in
+    ``metric_images``; ``int8_metrics`` the figures of whole-test-split evaluations of the int8
+    export. ``hardware`` says what trained it, in words (run.json does not know).
+    """
+    from neurozoo import registry
+    from neurozoo.cards import RUN_CONFIG, figures, folder_evaluations, is_whole_split, metric_images, training_command
+    from neurozoo.model_stats import count_params, gflops_per_image
+
+    folder = Path(resolve(source))
+    config = read_config(folder)
+    run_path = folder / RUN_CONFIG
+    if not run_path.is_file():
+        raise ConfigError(f"{folder} has no {RUN_CONFIG}: a record states how its weights were trained")
+    run = json.loads(run_path.read_text())
+    base = f"{config['method']}-{config['arch']}-{config['dataset']}"
+    name = name or base
+    if name != base and not name.startswith(base + "."):
+        raise ConfigError(f"name {name!r} must be {base!r} or {base}.TAG (method-arch-dataset of the checkpoint)")
+    model = load_folder(folder)
+    evaluations = folder_evaluations(folder)
+    measured = {figure: (value, metric_images(r, metric), is_whole_split(r, metric))
+                for r in evaluations.torch for (_, metric, figure), value in figures([r]).items() if value is not None}
+    metrics = {figure: value for figure, (value, _, whole) in measured.items() if whole}
+    images = {}
+    if headline and headline not in metrics:
+        if headline not in measured:
+            raise ConfigError(f"no evaluation JSON in {folder} has the figure {headline!r}")
+        metrics[headline], images[headline], _ = measured[headline]
+    engine = run["engine"]
+    epochs = sum(phase["epochs"] for phase in run["phases"])
+    record = Checkpoint(
+        method=config["method"], arch=config["arch"], dataset=config["dataset"], tag=name[len(base) + 1:],
+        repo_id=repo_id or f"neurozoo/{name}",
+        files={f: sha256_file(folder / f) for f in RECORD_FILES},
+        file_sizes={f: (folder / f).stat().st_size for f in RECORD_FILES},
+        dtype=config["dtype"],
+        params=count_params(model),
+        gflops=gflops_per_image(model),
+        recipe=Recipe(
+            command=training_command(run),
+            epochs=epochs,
+            images_seen=epochs * _training_images(run, data_dir),
+            batch_size=engine["batch_size"] * engine.get("world_size", 1),
+            precision=PRECISION_POLICY.get(engine["precision"], engine["precision"])
+            + (", channels_last" if engine.get("channels_last") else ""),
+            hardware=hardware,
+        ),
+        license=License(weights=license, data=data_terms),
+        paper=registry.get_method(config["method"]).paper if paper is None else paper,
+        metrics=metrics,
+        metric_images=images,
+        headline=headline,
+        baseline=baseline,
+        int8_metrics={figure: value for r in evaluations.int8 for (_, metric, figure), value in figures([r]).items()
+                      if value is not None and is_whole_split(r, metric)},
+        description=description,
+    )
+    record.validate()
+    return record
+
+
 def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "record", help="print the Checkpoint record of a run folder, measured from its files and eval*.json",
+        description="Measure a run folder (sha256, sizes, parameters, GFLOPs, recipe, figures of its eval*.json) "
+        "and print the Checkpoint record to register for it.",
+    )
+    p.add_argument("source", metavar="RUN_OR_FOLDER")
+    p.add_argument("--hardware", required=True, help='what trained it, e.g. "CPU: 2 cores of an AMD EPYC (Zen 4)"')
+    p.add_argument("--license", required=True, help="the weights' licence, e.g. mit")
+    p.add_argument("--data-terms", required=True, help="the training data's terms, in words, with where they are stated")
+    p.add_argument("--data-dir", help="dataset folder, to count the training images (default: $NEUROZOO_DATA)")
+    p.add_argument("--name", help="checkpoint name (default method-arch-dataset; METHOD-ARCH-DATASET.TAG for a tag)")
+    p.add_argument("--repo-id", help="Hub repo (default neurozoo/NAME)")
+    p.add_argument("--baseline", default="", help="name of the baseline record trained at the same budget")
+    p.add_argument("--headline", default="", help="the robustness figure the zoo table shows, e.g. noise_sigma_0.1")
+    p.add_argument("--paper", default=None, help="the paper (default: the method's)")
+    p.add_argument("--description", default="")
+    p.set_defaults(func=_cmd_record)
+
     p = subparsers.add_parser("push", help="upload a checkpoint folder to a Hugging Face Hub repo")
     p.add_argument("source", metavar="NAME_OR_RUN", help="registered name, run folder or checkpoint folder")
     p.add_argument("--repo-id", required=True, help="ORG/NAME of the Hub repo (created if needed)")
     p.add_argument("--revision", default=None, help="branch to commit to (created if needed; default main)")
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.set_defaults(func=_cmd_push)
+
+
+def _cmd_record(args) -> int:
+    record = draft_record(
+        args.source, hardware=args.hardware, license=args.license, data_terms=args.data_terms,
+        data_dir=args.data_dir, name=args.name, repo_id=args.repo_id, baseline=args.baseline,
+        headline=args.headline, paper=args.paper, description=args.description,
+    )
+    print(record_source(record))
+    return 0
 
 
 def _cmd_push(args) -> int:

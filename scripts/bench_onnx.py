@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         # a checkpoint by path, so the metadata records the sha256 of its model.safetensors
         report = export_onnx(args.checkpoint or model, out, int8=True, data_dir=args.data_dir,
-                             calibration_size=args.calibration, held_out_size=args.held_out)
+                             calibration_size=args.calibration, held_out_size=args.held_out,
+                             max_int8_drop_pp=None)  # the drop is a figure of this benchmark, not a gate
         export_seconds = time.perf_counter() - started
         print(report.summary())
         sessions = {

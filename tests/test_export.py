@@ -102,17 +102,26 @@ def _trained_mlp(images: np.ndarray, labels: np.ndarray) -> NeurozooModel:
     return model.eval()
 
 
-def test_int8_export_of_a_checkpoint_folder_calibrates_on_its_dataset(tmp_path, write_data_folder, capsys):
+@pytest.fixture
+def digits_checkpoint(tmp_path, write_data_folder):
+    """(checkpoint folder of an MLP trained on separable digits, data folder holding them as mnist)."""
     rng = np.random.default_rng(0)
     train, test = _separable_digits(rng, 400), _separable_digits(rng, 200)
     data = write_data_folder({"mnist": {"train": train, "test": test}})
-    folder = neurozoo.save(_trained_mlp(*train), tmp_path / "ckpt")
+    return neurozoo.save(_trained_mlp(*train), tmp_path / "ckpt"), data
+
+
+def test_int8_export_of_a_checkpoint_folder_calibrates_on_its_dataset(tmp_path, digits_checkpoint, capsys,
+                                                                      monkeypatch):
+    folder, data = digits_checkpoint
+    monkeypatch.chdir(tmp_path / "ckpt")  # the default output folder is the current directory
 
     code = main(["export", str(folder), "--int8", "--data-dir", str(data),
                  "--calibration-size", "64", "--held-out", "200"])
     out = capsys.readouterr().out
 
     assert code == 0
+    assert "per-channel, 64 calibration images" in out
     assert "64 calibration images" in out
     fp32_accuracy, int8_accuracy, drop, agreement = map(float, re.search(
         r"held-out accuracy on 200 images: fp32 (\S+)%, int8 (\S+)% \(drop (\S+) pp; int8 agrees with fp32 on (\S+)%",
@@ -213,3 +222,56 @@ def test_export_command_honours_opset_and_out(tmp_path, capsys):
     assert not (folder / "model.onnx").exists()
     graph = onnx.load(str(tmp_path / "onnx" / "model.onnx"))
     assert {o.domain: o.version for o in graph.opset_import}[""] == 18
+
+
+def test_int8_falls_back_to_per_tensor_weights_when_per_channel_fails_the_gate(tmp_path, digits_checkpoint,
+                                                                                monkeypatch):
+    from neurozoo import export
+
+    quantize = export._quantize
+
+    def broken_per_channel(path, calibration, per_channel):
+        graph = quantize(path, calibration, per_channel)
+        if per_channel:  # every int8 weight zero: the graph predicts one class
+            for tensor in graph.graph.initializer:
+                if tensor.data_type == onnx.TensorProto.INT8:
+                    tensor.CopyFrom(onnx.numpy_helper.from_array(
+                        np.zeros_like(onnx.numpy_helper.to_array(tensor)), tensor.name))
+        return graph
+
+    monkeypatch.setattr(export, "_quantize", broken_per_channel)
+    folder, data = digits_checkpoint
+    report = export_onnx(folder, tmp_path / "onnx", int8=True, data_dir=data, calibration_size=64, held_out_size=200)
+
+    per_channel, per_tensor = report.int8_attempts
+    assert (per_channel.granularity, per_tensor.granularity) == ("per-channel", "per-tensor")
+    assert 100 * (report.fp32_accuracy - per_channel.accuracy) > 1 >= report.accuracy_drop_pp
+    assert report.int8_granularity == "per-tensor" and report.int8_accuracy == per_tensor.accuracy
+    assert "int8 per-channel: drop" in report.summary() and "not written" in report.summary()
+    weights = [n for n in onnx.load(str(report.int8_path)).graph.node if n.op_type == "DequantizeLinear"]
+    assert not any(a.name == "axis" for n in weights for a in n.attribute)  # per-tensor: no channel axis
+
+
+def test_int8_over_the_drop_limit_is_not_written(tmp_path, digits_checkpoint, capsys):
+    folder, data = digits_checkpoint
+    out = tmp_path / "onnx"
+    # a negative limit cannot be met: both granularities are tried and refused
+    code = main(["export", str(folder), "--int8", "--data-dir", str(data), "--calibration-size", "64",
+                 "--held-out", "200", "--max-int8-drop", "-100", "--out", str(out)])
+
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert re.search(r"\S+ pp per-channel, \S+ pp per-tensor below fp32 .* above the -100.0 pp limit", err)
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx"]
+
+
+def test_export_never_writes_into_published_folders(tmp_path, monkeypatch):
+    from neurozoo import hub
+
+    folder = neurozoo.save(neurozoo.create_model("mlp", num_classes=3, hidden=(8,)), tmp_path / "ckpt")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    snapshot = tmp_path / "hf" / "models--org--name" / "snapshots" / ("0" * 40)
+    for out, where in ((hub.MODEL_CARDS_DIR / "some-checkpoint", "model_cards"), (snapshot, "Hugging Face cache")):
+        with pytest.raises(ExportError, match=f"inside .*{where}.*--out DIR"):
+            export_onnx(folder, out)
+        assert not out.exists()
