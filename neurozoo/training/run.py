@@ -39,7 +39,7 @@ from neurozoo.training.distributed import (
 )
 from neurozoo.training.engine import Engine, build_engine
 from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
-from neurozoo.training.progress import EpochProgress
+from neurozoo.training.progress import EpochProgress, print_start
 from neurozoo.training.runfolder import RunFolder
 from neurozoo.training.seeding import restore_rng_state, rng_state, seed_everything
 
@@ -134,6 +134,9 @@ def train(
             barrier(info)  # every rank checked before rank 0 writes the folder
             if info.is_main:
                 folder.clear()  # what a run that never checkpointed left
+        if info.is_main:  # before the model is built and the data read: a log says what runs from its first line
+            print_start(folder.path, method=method, arch=arch, dataset=dataset, settings=settings, device=device,
+                        epochs=sum(p.epochs for p in trainer.phases()), resumed=not fresh)
         engine = build_engine(method, arch, dataset, trainer=trainer, arch_kwargs=arch_kwargs, device=device,
                               precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
