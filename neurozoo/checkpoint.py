@@ -152,11 +152,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def _weights_bytes(model) -> bytes:
+def _weights_bytes(model, dtype: str = "float32") -> bytes:
+    """The model.safetensors bytes: parameters stored as ``dtype``; buffers (normalisation, BatchNorm
+    statistics) as they are, small and exact."""
+    import torch
     from safetensors.torch import save
 
+    parameters = {name for name, _ in model.named_parameters(remove_duplicate=False)}
     # contiguous copies: channels_last and tied tensors cannot be serialised as they are
-    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    state = {k: (v.to(getattr(torch, dtype)) if k in parameters else v).detach().to("cpu").contiguous().clone()
+             for k, v in model.state_dict().items()}
     return save(state, metadata={"format": "pt"})
 
 
@@ -166,20 +171,24 @@ def save(
     *,
     card: str | None = None,
     config_overrides: dict[str, Any] | None = None,
+    dtype: str | None = None,
 ) -> Path:
     """Write ``model`` in the published format to ``folder`` (created if needed); return it.
 
     ``config_overrides`` updates ``model.config`` (e.g. class names of a custom dataset); the
-    result is schema-checked before anything is written.
+    result is schema-checked before anything is written. ``dtype="float16"`` or ``"bfloat16"``
+    stores the parameters in half the bytes (config.json says which; ``load`` returns float32
+    modules); check the accuracy first with :func:`neurozoo.half_size.check_half_size`.
     """
     if not isinstance(model, NeurozooModel):
         raise TypeError(
             f"neurozoo.save needs a model from neurozoo.create_model or neurozoo.load, got {type(model).__name__}"
         )
-    config = validate_config({**model.config, **(config_overrides or {})}, "save()")
+    config = validate_config({**model.config, **(config_overrides or {}), **({"dtype": dtype} if dtype else {})},
+                             "save()")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / WEIGHTS_NAME, _weights_bytes(model))
+    atomic_write_bytes(folder / WEIGHTS_NAME, _weights_bytes(model, config["dtype"]))
     atomic_write_bytes(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
     if card is not None:
         atomic_write_bytes(folder / CARD_NAME, card.encode())

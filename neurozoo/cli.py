@@ -24,7 +24,7 @@ from neurozoo.errors import NeurozooError, UnknownNameError
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "neurozoo.cards", "neurozoo.evaluation.cli", "neurozoo.export_cli", "neurozoo.publish", "neurozoo.training.cli",
-    "neurozoo.demo.cli",
+    "neurozoo.demo.cli", "neurozoo.half_size",
 )
 
 # errors of the machine, not of neurozoo: the user fixes them (permissions, space, another folder)
