@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,11 +11,13 @@ from torch import nn
 
 import neurozoo
 from neurozoo.training.method import StepContext
+from neurozoo.training.optim import schedule_span
 from neurozoo_plugins.nmhebb.consolidation import ElasticAnchor
 from neurozoo_plugins.nmhebb.gate import Neuromodulator, error_rate, fixed_gate, neuromodulator_loss, scaled_ce
 from neurozoo_plugins.nmhebb.hebbian import capture_channel_means, channel_means, hebbian_regulariser
 from neurozoo_plugins.nmhebb.method import NMHebb
-from neurozoo_plugins.nmhebb.metric_learning import pairwise_contrastive_loss
+from neurozoo_plugins.nmhebb.metric_learning import EMBEDDING_HEADS, embed, pairwise_contrastive_loss
+from neurozoo_plugins.nmhebb.probe import ProbeSlice
 from nmhebb_nets import LAYER as TINY_LAYER
 from nmhebb_nets import small_cnn_arch  # noqa: F401 (fixture)
 
@@ -205,22 +208,71 @@ def test_pair_loss_uses_l2_normalised_embeddings_and_the_margin():
     assert pairwise_contrastive_loss(PAIR_EMBEDDINGS, PAIR_LABELS, margin=0.2).item() == pytest.approx(SAME / 3)
 
 
-def test_pair_loss_gradient_is_finite_for_coincident_embeddings():
+@pytest.mark.parametrize("head", EMBEDDING_HEADS)
+def test_pair_loss_gradient_is_finite_for_coincident_embeddings(head):
     embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], requires_grad=True)
-    pairwise_contrastive_loss(embeddings, torch.tensor([0, 1, 1])).backward()
+    pairwise_contrastive_loss(embeddings, torch.tensor([0, 1, 1]), head=head).backward()
     assert torch.isfinite(embeddings.grad).all() and embeddings.grad.abs().sum() > 0
+
+
+def test_embedding_heads_equal_hand_computations():
+    z = PAIR_EMBEDDINGS
+    assert torch.allclose(embed(z, "l2"), z)  # already unit vectors
+    centered = z - torch.tensor([0.8, 1.4 / 3])  # minus the batch mean
+    assert torch.allclose(embed(z, "centered"), centered / centered.norm(dim=1, keepdim=True))
+    scale = centered.pow(2).sum(1).mean().sqrt()  # the batch's root-mean-square distance to its mean
+    assert torch.allclose(embed(z, "standardized"), centered / scale)
+    assert embed(z, "standardized").pow(2).sum(1).mean().item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("head", ["centered", "standardized"])
+def test_batch_heads_see_what_k_means_sees(head):
+    # blind to a shared offset (the l2 head of non-negative features is not: there every pair starts
+    # close); "standardized" also to one common scale: the two changes that leave k-means unchanged
+    moved = 3.0 * PAIR_EMBEDDINGS + torch.tensor([5.0, 5.0])
+    loss = pairwise_contrastive_loss(PAIR_EMBEDDINGS, PAIR_LABELS, head=head)
+    assert pairwise_contrastive_loss(moved, PAIR_LABELS, head=head).item() == pytest.approx(loss.item(), rel=1e-5)
+    assert pairwise_contrastive_loss(moved, PAIR_LABELS).item() != pytest.approx(
+        pairwise_contrastive_loss(PAIR_EMBEDDINGS, PAIR_LABELS).item(), rel=1e-3)
+    g = embed(PAIR_EMBEDDINGS, head)
+    d = torch.cdist(g, g)
+    expected = (d[0, 1] ** 2 + (1 - d[0, 2]).clamp_min(0) ** 2 + (1 - d[1, 2]).clamp_min(0) ** 2) / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_metric_phase_step_is_ce_plus_pair_loss(tiny_model):
     method = NMHebb(epochs=5, lambda_pair=2.0, **TINY_LAYER)
     images, targets = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    out = method.training_step(context(tiny_model, method, phase_index=1, epoch=5), (images, targets))
+    out = method.training_step(context(tiny_model, method, phase_index=1, epoch=4), (images, targets))
     assert set(out) == {"loss", "ce", "pair"}
     logits, embeddings = tiny_model(images, return_embedding=True)
     ce = nn.functional.cross_entropy(logits, targets, label_smoothing=0.1)
     assert out["ce"].item() == pytest.approx(ce.item(), rel=1e-5)
-    assert out["pair"].item() == pytest.approx(pairwise_contrastive_loss(embeddings, targets).item(), rel=1e-5)
+    pair = pairwise_contrastive_loss(embeddings, targets, margin=1.0, weighting="balanced", head="standardized")
+    assert out["pair"].item() == pytest.approx(pair.item(), rel=1e-5)
     assert out["loss"].item() == pytest.approx((out["ce"] + 2.0 * out["pair"]).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("phase_index", [0, 1])
+def test_terms_weighted_zero_add_no_gradient(tiny_model, phase_index):
+    # the control arm: NM-Hebb's schedule with lambda_hebb = lambda_pair = 0 trains on CE alone
+    method = NMHebb(epochs=5, lambda_hebb=0.0, lambda_pair=0.0, **TINY_LAYER)
+    images, targets = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    params = list(tiny_model.parameters())
+    out = method.training_step(context(tiny_model, method, phase_index, epoch=4 * phase_index), (images, targets))
+    assert (out["hebb"] if phase_index == 0 else out["pair"]) > 0  # the term is there, and logged
+    by_method = torch.autograd.grad(out["loss"], params)
+    ce = nn.functional.cross_entropy(tiny_model(images), targets, label_smoothing=0.1)
+    for got, expected in zip(by_method, torch.autograd.grad(ce, params)):
+        assert torch.equal(got, expected)
+
+
+def test_the_neuromodulator_leaves_the_global_random_stream_alone():
+    # so a run of nmhebb initialises its network exactly as the baseline does with the same seed
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    NMHebb(gate="mlp")
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 # --- phases and options ---------------------------------------------------------------------------
@@ -231,14 +283,25 @@ def test_shared_recipe_is_the_baselines():
     assert {k: NMHebb.options[k] for k in baseline} == baseline
 
 
-def test_phases_follow_the_recipe():
-    hebbian, metric = NMHebb(epochs=30, lr=0.02, optimizer="sgd").phases()
-    assert (hebbian.name, hebbian.epochs, hebbian.lr, hebbian.optimizer) == ("hebbian", 30, 0.02, "sgd")
-    assert (metric.name, metric.epochs, metric.optimizer, metric.schedule) == ("metric", 6, "sgd", "cosine")
-    assert metric.lr == pytest.approx(0.002)
-    assert NMHebb(epochs=3).phases()[1].epochs == 1  # ceil(20 %)
-    assert NMHebb(epochs=4, phase2_epochs=2, phase2_lr_factor=0.5, lr=1.0).phases()[1].lr == 0.5
+def test_both_phases_share_the_baselines_budget_and_schedule():
+    baseline = neurozoo.get_method("baseline").trainer(epochs=15).phases()
+    hebbian, metric = NMHebb(epochs=15).phases()
+    assert (hebbian.name, hebbian.epochs, metric.name, metric.epochs) == ("hebbian", 12, "metric", 3)
+    # phase 2 continues phase 1's optimiser, and the chain is the baseline's one phase
+    assert metric.continue_from_previous and schedule_span([hebbian, metric], 1) == range(0, 2)
+    assert replace(hebbian, name="train", epochs=15) == baseline[0]
+    assert replace(metric, name="train", epochs=15, continue_from_previous=False) == baseline[0]
+    assert [p.epochs for p in NMHebb(epochs=3).phases()] == [2, 1]  # rounded 20 %
+    assert [p.epochs for p in NMHebb(epochs=30, phase2_fraction=0.1).phases()] == [27, 3]
+    assert [p.epochs for p in NMHebb(epochs=4, phase2_epochs=4).phases()] == [0, 4]
     assert [p.name for p in NMHebb(epochs=4, phase2_epochs=0).phases()] == ["hebbian"]
+
+
+def test_warmup_start_gives_phase_2_a_fresh_reduced_schedule():
+    hebbian, metric = NMHebb(epochs=10, lr=0.2, phase2_start="warmup", phase2_warmup_epochs=0.25).phases()
+    assert (hebbian.epochs, hebbian.schedule, hebbian.lr) == (8, "onecycle", 0.2)
+    assert (metric.epochs, metric.schedule, metric.warmup_epochs) == (2, "cosine", 0.25)
+    assert metric.lr == pytest.approx(0.02) and not metric.continue_from_previous
 
 
 @pytest.mark.parametrize("options, message", [
@@ -247,6 +310,11 @@ def test_phases_follow_the_recipe():
     ({"gate": "learned"}, "gate must be one of"),
     ({"pair_weighting": "hard"}, "pair_weighting"),
     ({"phase2_epochs": 1.5}, "phase2_epochs"),
+    ({"epochs": 3, "phase2_epochs": 4}, "from 0 to epochs"),
+    ({"phase2_fraction": 1.5}, "phase2_fraction"),
+    ({"phase2_start": "restart"}, "phase2_start must be one of"),
+    ({"embedding_head": "mlp"}, "embedding_head must be one of"),
+    ({"probe_samples": 1}, "probe_samples"),
     ({"hebb_layer": "net.stage2.0"}, "together"),
     ({"gate_hidden": 0}, "gate_hidden"),
     ({"gate_a": 0.0}, "gate_a"),
@@ -313,3 +381,57 @@ def test_ewc_is_off_by_default_and_gated_when_on(tiny_model):
     restored = NMHebb(lambda_ewc=10.0, **TINY_LAYER)
     restored.load_state_dict(method.state_dict())
     assert restored.elastic.penalty(tiny_model).item() == pytest.approx(out["ewc"].item())
+
+
+# --- the probe slice ------------------------------------------------------------------------------
+
+class BrightnessEmbedding(nn.Module):
+    """Embeds an image as its per-channel mean brightness; records the mode it ran in."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.modes = []
+
+    def forward(self, x, return_embedding=False):
+        self.modes.append(self.training)
+        z = self.scale * x.mean((2, 3))
+        return (z, z) if return_embedding else z
+
+
+def test_probe_slice_keeps_the_first_images_exactly_and_survives_a_resume():
+    pixels = torch.randint(0, 256, (4, 3, 2, 2), dtype=torch.uint8)
+    probe = ProbeSlice(5)
+    probe.keep(pixels.float() / 255, torch.tensor([0, 1, 2, 3]))
+    probe.keep(pixels.flip(0).float() / 255, torch.tensor([7, 6, 5, 4]))  # only its first image is missing
+    assert len(probe) == 5 and torch.equal(probe.labels, torch.tensor([0, 1, 2, 3, 7]))
+    assert torch.equal(probe.pixels, torch.cat([pixels, pixels[-1:]]))
+    restored = ProbeSlice(5)
+    restored.load_state_dict(probe.state_dict())
+    restored.keep(pixels.float() / 255, torch.tensor([0, 1, 2, 3]))  # full: nothing is added
+    assert torch.equal(restored.pixels, probe.pixels) and torch.equal(restored.labels, probe.labels)
+
+
+def test_probe_nmi_scores_how_the_embeddings_cluster_by_class():
+    torch.manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(40)
+    images = (0.2 + 0.3 * labels.float()).view(-1, 1, 1, 1) + 0.02 * torch.rand(120, 3, 4, 4)
+    model = BrightnessEmbedding()
+    probe = ProbeSlice(120)
+    probe.keep(images, labels)
+    assert probe.nmi(model, num_classes=3) == pytest.approx(1.0)
+    assert model.modes == [False] and model.training  # measured in eval mode, mode restored
+    shuffled = ProbeSlice(120)
+    shuffled.keep(images, labels[torch.randperm(120)])
+    assert shuffled.nmi(model, num_classes=3) < 0.2
+
+
+def test_every_epoch_ends_with_the_probe_nmi(tiny_model):
+    method = NMHebb(probe_samples=6, **TINY_LAYER)
+    assert method.on_epoch_end(context(tiny_model, method)) is None  # nothing seen yet
+    for _ in range(2):
+        method.training_step(context(tiny_model, method), (torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])))
+    assert len(method.probe) == 6
+    scalars = method.on_epoch_end(context(tiny_model, method))
+    assert set(scalars) == {"probe_nmi"} and 0.0 <= scalars["probe_nmi"] <= 1.0
+    assert torch.equal(method.state_dict()["probe"]["pixels"], method.probe.pixels)

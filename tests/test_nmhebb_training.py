@@ -1,14 +1,18 @@
-"""NM-Hebb on real-data slices through the training engine: the gate over a short phase 1, and
-what phase 2 does to the geometry of the embeddings."""
+"""NM-Hebb through the training engine: the gate over a short phase 1 and what phase 2 does to the
+geometry of the embeddings (real-data slices), and the control arm against the baseline (tiny data)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 import neurozoo
+from neurozoo import plugins
 from neurozoo.training.data import first
 from neurozoo.training.engine import Engine
 from neurozoo.training.method import TrainingMethod
@@ -16,6 +20,9 @@ from neurozoo_plugins.nmhebb.gate import scaled_ce
 from neurozoo_plugins.nmhebb.method import NMHebb
 from nmhebb_nets import LAYER
 from nmhebb_nets import small_cnn_arch  # noqa: F401 (fixture)
+from tiny_training_plugin import ARCH as TINY_ARCH
+from tiny_training_plugin import DATASET as TINY_DATASET
+from tiny_training_plugin import TinyTrainingPlugin
 
 pytestmark = pytest.mark.slow
 CPU = torch.device("cpu")
@@ -79,8 +86,9 @@ def test_phase_2_tightens_classes_more_than_cross_entropy_alone(shared_data):
     ratios = {}
     for name, trainer, phase_index in (
         ("cross-entropy", TrainingMethod(epochs=1, lr=3e-3, schedule="constant"), 0),
-        ("nmhebb phase 2", NMHebb(epochs=0, phase2_epochs=1, lr=3e-2, phase2_lr_factor=0.1,
-                                  phase2_schedule="constant", optimizer="adamw", label_smoothing=0.0), 1),
+        ("nmhebb phase 2", NMHebb(epochs=1, phase2_epochs=1, lr=3e-2, phase2_start="warmup", phase2_lr_factor=0.1,
+                                  phase2_warmup_epochs=0.0, phase2_schedule="constant", optimizer="adamw",
+                                  label_smoothing=0.0), 1),
     ):  # the same steps, optimiser and learning rate, from the same weights
         model.load_state_dict(start)
         engine = Engine(trainer, model, device=CPU, precision="fp32")
@@ -91,3 +99,32 @@ def test_phase_2_tightens_classes_more_than_cross_entropy_alone(shared_data):
 
     assert ratios["nmhebb phase 2"] < before
     assert ratios["nmhebb phase 2"] < ratios["cross-entropy"] - 0.01
+
+
+@pytest.fixture
+def tiny_plugin():
+    plugins.register(TinyTrainingPlugin(), name="tiny_training")
+    yield
+    plugins.unregister("tiny_training")
+
+
+TINY_HEBB_LAYER = {"hebb_layer": "net.body.3", "hebb_activation": "net.body.4"}
+
+
+def test_control_arm_trains_the_baselines_weights_and_nmhebb_does_not(tmp_path, tiny_plugin):
+    # the fair comparison of issue 22: same seed, data, budget and schedule; the control (both NM-Hebb
+    # weights 0) must be exactly the baseline, so that B - C measures NM-Hebb's own terms
+    def run(name, method, **options):
+        out = neurozoo.train(method, TINY_ARCH, TINY_DATASET, epochs=3, batch_size=32, eval_limit=0,
+                             val_fraction=0.25, out=tmp_path / name, options=options)
+        return load_file(out / "model.safetensors"), [json.loads(line) for line in open(out / "metrics.jsonl")]
+
+    baseline, _ = run("A", "baseline")
+    control, control_log = run("C", "nmhebb", lambda_hebb=0.0, lambda_pair=0.0, **TINY_HEBB_LAYER)
+    nmhebb, nmhebb_log = run("B", "nmhebb", **TINY_HEBB_LAYER)
+    assert all(torch.equal(baseline[k], control[k]) for k in baseline)
+    assert any(not torch.equal(baseline[k], nmhebb[k]) for k in baseline)
+    for log in (control_log, nmhebb_log):
+        assert [line["phase"] for line in log] == ["hebbian", "hebbian", "metric"]
+        assert all(0.0 <= line["probe_nmi"] <= 1.0 for line in log)
+        assert "train_pair" in log[2] and "train_hebb" in log[0]
