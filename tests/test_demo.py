@@ -45,7 +45,8 @@ IMAGES = 20
 def node() -> str:
     path = shutil.which("node")
     if path is None:
-        pytest.skip("node not found on PATH: install Node.js (>= 20, for playwright-core) to run the in-browser demo tests")
+        pytest.skip("node not found on PATH: install Node.js (>= 20, for playwright-core) to run the in-browser "
+                    "demo tests")
     if not (SUPPORT / "node_modules" / "playwright-core").is_dir() or not ORT_DIST.is_dir():
         pytest.fail(f"{SUPPORT} has no node_modules: run `npm ci` there (.ci/run does)")
     return path
@@ -181,42 +182,76 @@ def _preprocessor(input_size) -> OnnxClassifier:
     return classifier
 
 
-def test_demo_command_writes_the_site(published_onnx, tmp_path, capsys):
+@pytest.fixture(scope="session")
+def digit_onnx(tmp_path_factory) -> Path:
+    """A grayscale 28x28 (MNIST-family) mlp, untrained, exported to fp32 ONNX: a small model for the CLI."""
+    import torch
+
+    import neurozoo
+    from neurozoo.export import export_onnx
+
+    torch.manual_seed(0)
+    model = neurozoo.create_model("mlp", dataset="mnist", hidden=(16,)).eval()
+    return export_onnx(model, tmp_path_factory.mktemp("digit_onnx")).fp32_path
+
+
+def _with_metadata(source: Path, target: Path, **props: str) -> Path:
+    """A copy of an ONNX file with some metadata_props changed (or, with no props, all removed)."""
+    import onnx
+
+    graph = onnx.load(str(source))
+    kept = {p.key: p.value for p in graph.metadata_props} if props else {}
+    del graph.metadata_props[:]
+    onnx.helper.set_model_props(graph, {**kept, **props})
+    onnx.save(graph, str(target))
+    return target
+
+
+def test_demo_command_writes_the_site(digit_onnx, tmp_path, capsys):
     out = tmp_path / "site"
-    assert main(["demo", str(published_onnx / "model.int8.onnx"), "--out", str(out)]) == 0
+    assert main(["demo", str(digit_onnx), "--out", str(out)]) == 0  # an .onnx file is used as is
     printed = capsys.readouterr().out
     assert "http.server" in printed and str(out) in printed
     assert sorted(p.name for p in out.iterdir()) == sorted(["index.html", "demo.js", "preprocess.js",
-                                                            "onnx_metadata.js", "model.int8.onnx"])
+                                                            "onnx_metadata.js", "model.onnx"])
     page = (out / "index.html").read_text()
     module = ort.CDN_BASE + ort.MODULE
     import_map = json.loads(page.split('<script type="importmap">')[1].split("</script>")[0])
     assert import_map == {"imports": {"onnxruntime-web": module}, "integrity": {module: ort.FILES[ort.MODULE]}}
-    # a folder holding an export: --fp32 takes its model.onnx
-    assert main(["demo", str(published_onnx), "--fp32", "--out", str(tmp_path / "fp32")]) == 0
-    assert (tmp_path / "fp32" / "model.onnx").read_bytes() == (published_onnx / "model.onnx").read_bytes()
+    # a folder holding an export: its model.onnx with --fp32
+    assert main(["demo", str(digit_onnx.parent), "--fp32", "--out", str(tmp_path / "folder")]) == 0
+    assert (tmp_path / "folder" / "model.onnx").read_bytes() == digit_onnx.read_bytes()
+
+
+def test_demo_command_exports_a_checkpoint_without_onnx(tmp_path):
+    import neurozoo
+
+    checkpoint = neurozoo.save(neurozoo.create_model("mlp", dataset="mnist", hidden=(8,)), tmp_path / "ckpt")
+    assert main(["demo", str(checkpoint), "--fp32", "--out", str(tmp_path / "site")]) == 0
+    assert OnnxClassifier(tmp_path / "site" / "model.onnx").metadata.arch == "mlp"
+    assert not (checkpoint / "model.onnx").exists(), "exported into a temporary folder, not the checkpoint"
 
 
 @pytest.mark.parametrize("arguments, message", [
     (["missing.onnx"], "no ONNX model at missing.onnx"),
     (["{int8}", "--fp32"], "is an int8 model but --fp32 was given"),
-    (["{int8}", "--ort-dir", "{empty}"], f"has no {ort.MODULE}: `npm install onnxruntime-web@{ort.VERSION}`"),
-    (["{int8}", "--ort-dir", "{wrong}"], f"is not onnxruntime-web {ort.VERSION}'s {ort.MODULE}"),
+    (["{fp32}", "--ort-dir", "{empty}"], f"has no {ort.MODULE}: `npm install onnxruntime-web@{ort.VERSION}`"),
+    (["{fp32}", "--ort-dir", "{wrong}"], f"is not onnxruntime-web {ort.VERSION}'s {ort.MODULE}"),
     (["{foreign}"], "has no neurozoo metadata"),
+    (["{four_channels}"], "takes 4-channel images; the page decodes images as grayscale or RGB"),
 ])
-def test_demo_command_errors_are_one_line(arguments, message, published_onnx, tmp_path, capsys):
-    import onnx
-
+def test_demo_command_errors_are_one_line(arguments, message, digit_onnx, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "wrong").mkdir()
     for name in ort.FILES:
         (tmp_path / "wrong" / name).write_text("not onnxruntime-web")
-    if "{foreign}" in arguments:
-        foreign = onnx.load(str(published_onnx / "model.onnx"))
-        del foreign.metadata_props[:]
-        onnx.save(foreign, str(tmp_path / "foreign.onnx"))
-    places = {"int8": published_onnx / "model.int8.onnx", "empty": tmp_path / "empty",
-              "wrong": tmp_path / "wrong", "foreign": tmp_path / "foreign.onnx"}
+    places = {
+        "fp32": digit_onnx, "empty": tmp_path / "empty", "wrong": tmp_path / "wrong",
+        # metadata only: the checks read the metadata, the graph is never run
+        "int8": _with_metadata(digit_onnx, tmp_path / "int8.onnx", precision="int8"),
+        "four_channels": _with_metadata(digit_onnx, tmp_path / "rgba.onnx", input_size="[4, 28, 28]"),
+        "foreign": _with_metadata(digit_onnx, tmp_path / "foreign.onnx"),
+    }
     argv = ["demo", *(a.format(**places) for a in arguments), "--out", str(tmp_path / "site")]
 
     assert main(argv) == 2
@@ -231,15 +266,16 @@ TOO_BIG = "big.png"
 
 
 @pytest.fixture(scope="module")
-def shown(node, chromium, published_onnx, cifar_pngs, artifacts, tmp_path_factory) -> dict:  # skips first
+def shown(node, chromium, published_onnx, digit_onnx, cifar_pngs, artifacts, tmp_path_factory) -> dict:
     """Every page these tests look at, driven in one Chromium session (each page compiles
     onnxruntime-web's WebAssembly again; launching the browser once saves the rest):
-    {page: {"ready", "status", "steps", "requests", "console", "url", "site"}}."""
+    {page: {"ready", "status", "steps", "requests", "console", "url", "site"}}. node and chromium
+    come first: where one is missing, the tests skip before the checkpoint is exported."""
     root = tmp_path_factory.mktemp("sites")
     sites = {
         "int8": build_site(published_onnx / "model.int8.onnx", root / "int8", ort_dir=ORT_DIST),
         "fp32": build_site(published_onnx / "model.onnx", root / "fp32", fp32=True, ort_dir=ORT_DIST),
-        "digits": build_site(_digit_model(root / "digits_onnx"), root / "digits", fp32=True, ort_dir=ORT_DIST),
+        "digits": build_site(digit_onnx, root / "digits", fp32=True, ort_dir=ORT_DIST),
         "cdn": build_site(published_onnx / "model.int8.onnx", root / "cdn"),
     }
     (root / NOT_AN_IMAGE).write_text("these are notes, not pixels")
@@ -261,17 +297,6 @@ def shown(node, chromium, published_onnx, cifar_pngs, artifacts, tmp_path_factor
     for name, page in shown.items():
         page.update(url=pages[name]["url"], site=sites[name.split(",")[0]])
     return shown
-
-
-def _digit_model(folder: Path) -> Path:
-    """A grayscale 28x28 (MNIST-family) mlp, untrained, exported to fp32 ONNX."""
-    import torch
-
-    import neurozoo
-    from neurozoo.export import export_onnx
-
-    torch.manual_seed(0)
-    return export_onnx(neurozoo.create_model("mlp", dataset="mnist", hidden=(16,)).eval(), folder).fp32_path
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
