@@ -74,7 +74,9 @@ def _onnx_file(model, fp32: bool, data_dir, workdir: Path) -> Path:
     path = Path(model)
     if path.suffix == ".onnx":
         if not path.is_file():
-            raise CheckpointError(f"no ONNX model at {path}; create one with `neurozoo export`, or pass a checkpoint name")
+            raise CheckpointError(
+                f"no ONNX model at {path}; create one with `neurozoo export`, or pass a checkpoint name"
+            )
         return path
     from neurozoo.export import FP32_NAME, INT8_NAME, export_onnx  # torch: only when a checkpoint is given
 
@@ -89,7 +91,9 @@ def _check_model(path: Path, fp32: bool) -> None:
     """The page's limits, checked here so that they fail at build time and not in a user's browser."""
     metadata = OnnxClassifier(path).metadata  # CheckpointError for a file that is not a neurozoo export
     if fp32 and metadata.precision != "fp32":
-        raise ConfigError(f"{path} is an {metadata.precision} model but --fp32 was given: pass model.onnx or drop --fp32")
+        raise ConfigError(
+            f"{path} is an {metadata.precision} model but --fp32 was given: pass model.onnx or drop --fp32"
+        )
     channels = metadata.input_size[0]
     if channels not in PIL_MODES:
         raise ConfigError(

@@ -7,6 +7,7 @@ import { MetadataError, parseMetadata, readMetadataProps } from "./onnx_metadata
 import { InputError, probabilities, toInput, topK } from "./preprocess.js";
 
 const config = JSON.parse(document.getElementById("neurozoo-demo-config").textContent);
+const UNREACHABLE = "offline, blocked, or not the file its integrity hash names";
 const $ = (selector) => document.querySelector(selector);
 const hook = (window.neurozooDemo = { results: [], drawing: null, ready: null });
 
@@ -28,7 +29,7 @@ async function load() {
   try {
     ort = await import("onnxruntime-web");
   } catch (error) {
-    throw new Error(`onnxruntime-web could not be loaded from ${moduleUrl} (offline, blocked, or not the file its integrity hash names): ${error.message}`);
+    throw new Error(`onnxruntime-web could not be loaded from ${moduleUrl} (${UNREACHABLE}): ${error.message}`);
   }
   const [wasm, bytes] = await Promise.all([
     fetchBytes(config.wasm, config.wasmIntegrity, "onnxruntime-web's WebAssembly"),
@@ -40,7 +41,8 @@ async function load() {
   ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   // The first run allocates and picks kernels; run it here so that the times shown are per inference.
-  const blank = new ort.Tensor("float32", new Float32Array(metadata.inputSize.reduce((a, b) => a * b)), [1, ...metadata.inputSize]);
+  const size = metadata.inputSize.reduce((a, b) => a * b);
+  const blank = new ort.Tensor("float32", new Float32Array(size), [1, ...metadata.inputSize]);
   await session.run({ [session.inputNames[0]]: blank });
   return { ort, session, metadata };
 }
@@ -50,7 +52,7 @@ async function fetchBytes(url, integrity, what) {
   try {
     response = await fetch(url, integrity ? { integrity } : {});
   } catch (error) {
-    throw new Error(`${what} could not be fetched from ${url} (offline, blocked, or not the file its integrity hash names): ${error.message}`);
+    throw new Error(`${what} could not be fetched from ${url} (${UNREACHABLE}): ${error.message}`);
   }
   if (!response.ok) throw new Error(`${what} could not be fetched from ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
@@ -59,9 +61,11 @@ async function fetchBytes(url, integrity, what) {
 function start(model) {
   const { metadata } = model;
   const [channels, height, width] = metadata.inputSize;
-  $("#model").textContent =
-    `${metadata.method} · ${metadata.arch}${metadata.dataset ? ` · ${metadata.dataset}` : ""} · ${metadata.precision} · ` +
-    `${channels === 1 ? "grayscale" : "RGB"} ${width}×${height} · ${metadata.classNames.length} classes (${metadata.task})`;
+  $("#model").textContent = [
+    metadata.method, metadata.arch, metadata.dataset, metadata.precision,
+    `${channels === 1 ? "grayscale" : "RGB"} ${width}×${height}`,
+    `${metadata.classNames.length} classes (${metadata.task})`,
+  ].filter(Boolean).join(" · ");
   $("#resize-size").textContent = `${width}×${height}`;
   $("#file-input").disabled = false;
   setStatus("ready", "Ready: pick or drop images. Nothing leaves this browser.");
@@ -106,7 +110,9 @@ async function decode(file) {
   try {
     bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
   } catch {
-    throw new InputError(`${file.name} is not an image this browser can decode (PNG, JPEG, GIF, WebP, …): pick an image file`);
+    throw new InputError(
+      `${file.name} is not an image this browser can decode (PNG, JPEG, GIF, WebP, …): pick an image file`,
+    );
   }
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width;
@@ -168,7 +174,8 @@ function startDrawing(model) {
   context.lineCap = context.lineJoin = "round";
   const point = (event) => {
     const box = pad.getBoundingClientRect();
-    return [((event.clientX - box.left) * pad.width) / box.width, ((event.clientY - box.top) * pad.height) / box.height];
+    return [((event.clientX - box.left) * pad.width) / box.width,
+            ((event.clientY - box.top) * pad.height) / box.height];
   };
   pad.addEventListener("pointerdown", (event) => {
     pad.setPointerCapture(event.pointerId);

@@ -45,7 +45,9 @@ export function parseMetadata(props, source = "ONNX model") {
       precision: props.precision,
     };
   } catch (error) {
-    throw new MetadataError(`${source} has damaged neurozoo metadata (${error.message}); re-export it with \`neurozoo export\``);
+    throw new MetadataError(
+      `${source} has damaged neurozoo metadata (${error.message}); re-export it with \`neurozoo export\``,
+    );
   }
   const problems = [];
   if (metadata.inputSize.length !== 3 || !metadata.inputSize.every(Number.isInteger)) {
@@ -56,7 +58,9 @@ export function parseMetadata(props, source = "ONNX model") {
     problems.push(`precision '${metadata.precision}' is not one of ${PRECISIONS.join(", ")}`);
   }
   if (!metadata.classNames.length) problems.push("class_names is empty");
-  if (problems.length) throw new MetadataError(`${source} has invalid neurozoo metadata: ${problems.join("; ")}; re-export it`);
+  if (problems.length) {
+    throw new MetadataError(`${source} has invalid neurozoo metadata: ${problems.join("; ")}; re-export it`);
+  }
   return metadata;
 }
 
