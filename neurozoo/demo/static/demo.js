@@ -104,7 +104,8 @@ async function classifyFile(model, file) {
   return result;
 }
 
-// The file's RGBA pixels as stored: no colour-profile conversion, no premultiplied alpha, no scaling.
+// The file's RGBA pixels as stored: no colour-profile conversion, no scaling. (Semi-transparent pixels
+// pass through the canvas' premultiplied storage, so theirs can differ slightly from Pillow's.)
 async function decode(file) {
   let bitmap;
   try {
