@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="output folder (default: the current directory)")
     p.add_argument("--data-dir", help="dataset folder for calibration and held-out images (default: $NEUROZOO_DATA)")
     p.add_argument("--calibration-size", type=int, default=256, help="train images for int8 calibration")
-    p.add_argument("--held-out", type=int, default=1000, help="test images for the int8 accuracy check")
+    p.add_argument("--held-out", type=int, default=None,
+                   help="test images for the int8 accuracy gate (default: the whole test split)")
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser(
