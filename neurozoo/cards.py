@@ -201,7 +201,7 @@ def _model_section(folder: Path, config: dict[str, Any]) -> list[str]:
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | `{config['arch']}` {json.dumps(config['arch_kwargs']) if config['arch_kwargs'] else ''} |",
+        f"| architecture | `{config['arch']}`{' ' + json.dumps(config['arch_kwargs']) if config['arch_kwargs'] else ''} |",
         f"| parameters | {count_params(model):,} |",
         f"| GFLOPs per image | {gflops_per_image(model)} (one {'x'.join(map(str, config['input_size']))} image; "
         "2 FLOPs per multiply-add) |",
@@ -220,6 +220,11 @@ def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> 
     engine = run.get("engine", {})
     epochs = sum(p["epochs"] for p in run.get("phases", []))
     lines = [f"Command (`DATA`: the dataset folder, `RUN`: the run folder): `{training_command(run)}`", ""]
+    selection = run.get("selection") or {}
+    if selection.get("select") == "best":
+        lines += [f"Published weights: those of epoch {selection['epoch']} of {epochs}, the best on the validation "
+                  f"split ({engine.get('val_fraction')} of the training images held out; {selection['criterion']} "
+                  f"{selection['score']:.4f}).", ""]
     if run.get("resumes") and engine.get("device") != "cpu":
         # resuming is bitwise exact on CPU (tested); elsewhere it is worth knowing
         lines += [f"The run was stopped and resumed {len(run['resumes'])} time(s) on {engine.get('device')}.", ""]

@@ -123,8 +123,9 @@ class Recipe:
     """How a checkpoint was trained, so that anyone can train it again and compare budgets.
 
     ``command`` is the exact ``neurozoo train`` command, with ``DATA`` for the dataset folder
-    (``--data-dir DATA``) and ``RUN`` for the run folder. ``images_seen`` is the number of training
-    images the optimiser saw: epochs x the images of one epoch.
+    (``--data-dir DATA``) and ``RUN`` for the run folder. ``epochs`` and ``images_seen`` are the
+    budget the run trained for: epochs x the training images of one epoch (with ``--select best``
+    the published weights are those of the best validation epoch, which the card names).
     """
 
     command: str

@@ -148,3 +148,14 @@ def test_printed_commands_carry_no_machine_paths():
     call = {"method": "baseline", "data_dir": "/home/u/data", "out": "/tmp/r", "resume": "/tmp/r", "epochs": 1}
     assert training_command({"command": {"argv": ["-c"], "call": call}}) == (
         "neurozoo.train(method='baseline', data_dir='DATA', out='RUN', epochs=1)")
+
+
+def test_a_best_epoch_selection_is_stated(runs, tmp_path):
+    method_run, _, _ = runs
+    folder = shutil.copytree(method_run, tmp_path / "copy")
+    run = json.loads((folder / "run.json").read_text())
+    run["engine"]["val_fraction"] = 0.1
+    run["selection"] = {"select": "best", "criterion": "val_top1", "epoch": 1, "score": 0.75}
+    (folder / "run.json").write_text(json.dumps(run))
+    assert ("Published weights: those of epoch 1 of 1, the best on the validation split (0.1 of the training "
+            "images held out; val_top1 0.7500).") in build_card(folder, evaluations=[], **TERMS)
