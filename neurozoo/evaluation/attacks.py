@@ -137,13 +137,22 @@ def apgd_t(ctx, linf_eps: Sequence[float] = LINF_EPS, l2_eps: Sequence[float] = 
 
 
 @requires(gradients=True)
-def deepfool(ctx, steps: int = 50, overshoot: float = 0.02, max_samples: int = 1000) -> dict[str, float]:
+def deepfool(ctx, steps: int = 50, overshoot: float = 0.02, max_samples: int = 1000,
+             protocol: str = "torchattacks") -> dict[str, float]:
     """DeepFool robustness score (Moosavi-Dezfooli et al. 2016): mean over samples of
     ||r||_2 / ||x||_2 with r the minimal perturbation found (0 for samples already misclassified),
-    on [0, 1] pixels; ``deepfool_fooled`` is the fraction misclassified after the attack."""
+    on [0, 1] pixels; ``deepfool_fooled`` is the fraction misclassified after the attack.
+
+    ``protocol="lts4"``: the DeepFool authors' reference code instead (``deepfool_lts4``: from the
+    predicted label, every image, unclamped, in the model's normalised input space), figures
+    ``deepfool_lts4_score`` and ``deepfool_lts4_fooled`` (the fraction whose prediction changed)."""
     import torchattacks
 
+    if protocol not in ("torchattacks", "lts4"):
+        raise ValueError(f"deepfool: protocol must be 'torchattacks' or 'lts4', got {protocol!r}")
     limit = max_samples if ctx.limit is None else min(max_samples, ctx.limit)
+    if protocol == "lts4":
+        return _deepfool_lts4(ctx, steps, overshoot, limit)
     ratio_sum = fooled = total = 0.0
     for images, targets in ctx.batches(limit=limit, description="deepfool"):
         attack = torchattacks.DeepFool(ctx.model, steps=steps, overshoot=overshoot)
@@ -154,3 +163,22 @@ def deepfool(ctx, steps: int = 50, overshoot: float = 0.02, max_samples: int = 1
         fooled += (~correct(ctx.predict(adversarial), targets)).sum().item()
         total += len(targets)
     return {"deepfool_score": ratio_sum / total, "deepfool_fooled": fooled / total}
+
+
+def _deepfool_lts4(ctx, steps: int, overshoot: float, limit: int) -> dict[str, float]:
+    from neurozoo.evaluation.deepfool_lts4 import deepfool_lts4
+
+    normalize, net = getattr(ctx.model, "normalize", None), getattr(ctx.model, "net", None)
+    if normalize is None or net is None:
+        raise ValueError("deepfool protocol 'lts4' attacks in the normalised input space: it needs a neurozoo "
+                         "model (model.normalize, model.net)")
+    ratio_sum = fooled = total = 0.0
+    for images, _ in ctx.batches(limit=limit, description="deepfool_lts4"):
+        with attack_scope(ctx.model, seed=0):
+            inputs = normalize(images).detach()
+            result = deepfool_lts4(net, inputs, steps=steps, overshoot=overshoot)
+        norms = result.perturbation.flatten(1).norm(dim=1) / inputs.flatten(1).norm(dim=1).clamp_min(1e-12)
+        ratio_sum += norms.sum().item()
+        fooled += (result.prediction != result.label).sum().item()
+        total += len(images)
+    return {"deepfool_lts4_score": ratio_sum / total, "deepfool_lts4_fooled": fooled / total}
