@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 
 import neurozoo
 from neurozoo.checkpoint import load_folder
+from neurozoo.errors import ConfigError
 from neurozoo.training.method import Phase, StepContext
 from neurozoo_plugins.binenc.method import BinEnc
 from neurozoo_plugins.binenc.metrics import mahalanobis_distances, peak_separation, shared_sign_fraction
@@ -89,7 +91,7 @@ def test_schedule_v3_multiplies_gamma_by_1_084_each_epoch():
 
 
 def test_schedule_v4_multiplies_by_1_05_and_stops_at_1e6():
-    values = gammas(BinEnc(penalty="v4"), 400)
+    values = gammas(BinEnc(penalty="v4", epochs=800), 400)  # its paper budget: x1.05 per epoch
     first_capped = math.ceil(math.log(1e8) / math.log(1.05))  # 0.01 * 1.05**e >= 1e6
     assert values[:first_capped] == pytest.approx([0.01 * 1.05**e for e in range(first_capped)], rel=1e-12)
     assert values[first_capped:] == [1e6] * (400 - first_capped)
@@ -183,3 +185,44 @@ def test_the_v4_learning_rate_steps_are_a_recipe_option():
     (phase,) = BinEnc(penalty="v4", epochs=800, schedule="step", milestones=(300, 350, 400)).phases()
     assert (phase.schedule, phase.milestones, phase.gamma, phase.epochs) == ("step", (300, 350, 400), 0.5, 800)
     assert (phase.optimizer, phase.weight_decay, phase.lr) == ("adamw", 5e-4, 1e-3)
+
+
+def test_the_defaults_are_the_papers_model_and_recipe():
+    method = BinEnc()
+    r = method.recipe
+    assert (r["variant"], r["backbone_act"], r["penalty"], method.gamma) == ("binenc", "silu", "v3", 0.01)
+    (phase,) = method.phases()
+    assert (phase.optimizer, phase.weight_decay, phase.schedule) == ("adamw", 5e-4, "constant")
+    model = neurozoo.create_model("resnet18", num_classes=10, method="binenc")
+    assert model.net.penultimate.out_features == 4  # v3's d = 4 for 10 classes
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+
+
+@pytest.mark.parametrize("epochs, rate", [(200, 1.084), (50, 1.084**4), (20, 1.084**10)])
+def test_gamma_follows_the_v3_schedule_compressed_to_the_budget(epochs, rate):
+    values = gammas(BinEnc(epochs=epochs), epochs)
+    assert values == pytest.approx([0.01 * rate**e for e in range(epochs)], rel=1e-9)
+    # it ends where the paper's 200-epoch run ends, up to one epoch's step
+    assert values[-1] * rate == pytest.approx(0.01 * 1.084**200, rel=1e-9)
+
+
+def test_a_fixed_gamma_rate_overrides_the_budget_scaling_and_v4_keeps_its_cap():
+    assert gammas(BinEnc(epochs=50, gamma_rate=1.3), 3) == pytest.approx([0.01, 0.013, 0.0169])
+    capped = gammas(BinEnc(penalty="v4", epochs=100), 100)  # x1.05**8 per epoch: the cap is reached
+    assert max(capped) == 1e6 and capped[1] == pytest.approx(0.01 * 1.05**8)
+    assert gammas(BinEnc(penalty="v1", epochs=20), 3) == [10.0] * 3
+    with pytest.raises(Exception, match="gamma_rate"):
+        BinEnc(gamma_rate=0)
+
+
+def test_convergence_epoch_is_read_from_the_run_log(tmp_path):
+    from neurozoo_plugins.binenc.metrics import convergence_epoch
+
+    log = [{"epoch": 1, "train_acc": 0.5}, {"epoch": 2, "train_acc": 0.9995}, {"epoch": 3, "train_acc": 0.9992}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
+    (tmp_path / "run.json").write_text(json.dumps({"recipe": {"convergence_threshold": 0.999}}))
+    assert convergence_epoch(None, run=str(tmp_path)) == {"convergence_epoch": 2, "final_train_acc": 0.9992,
+                                                          "epochs": 3}
+    assert convergence_epoch(None, run=str(tmp_path), threshold=0.9999)["convergence_epoch"] is None
+    with pytest.raises(ConfigError, match="convergence_epoch.run"):
+        convergence_epoch(None)

@@ -19,7 +19,8 @@ def register_methods(register):
         adapt_model=adapt_model,
         description="narrow linear penultimate code z with an epoch-growing penalty gamma_e * mean(z^2)",
         paper="Sbailo & Ghiringhelli, latent binary encoding / latent point collapse, arXiv 2310.08224",
-        metrics=("top1", "binarity", "sign_pattern_fraction", "mahalanobis_auroc", "deepfool"),
+        metrics=("top1", "binarity", "sign_pattern_fraction", "mahalanobis_auroc", "deepfool", "binenc_deepfool",
+                 "convergence_epoch"),
     ))
 
 
@@ -32,6 +33,12 @@ def register_metrics(register):
     register(Metric("mahalanobis_auroc", metrics.mahalanobis_auroc,
                     "AUROC of the Mahalanobis distance in z (class Gaussians from correct training "
                     "points) for detecting misclassified inputs"))
+    register(Metric("binenc_deepfool", metrics.binenc_deepfool,
+                    "DeepFool score as the authors measure it: shared deepfool, protocol lts4 (from the "
+                    "predicted label, unclamped, normalised input space)"))
+    register(Metric("convergence_epoch", metrics.convergence_epoch,
+                    "first epoch whose training accuracy exceeds the threshold, from the run's metrics.jsonl "
+                    "(--set convergence_epoch.run=RUN)", higher_is_better=False))
 
 
 @hookimpl

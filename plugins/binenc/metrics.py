@@ -10,14 +10,23 @@
   its Mahalanobis distance to the Gaussian of its predicted class; AUROC of that distance for
   detecting misclassified test points (1.0: every error is farther than every correct point).
 
+- ``binenc_deepfool``: the authors' DeepFool robustness score, i.e. the shared ``deepfool`` metric
+  with ``protocol="lts4"`` (from the predicted label, every image, unclamped, in the normalised
+  input space), so one evaluation can hold both protocols' figures.
+- ``convergence_epoch``: read from a run's training log (an evaluation sees the model, not its
+  training): the first epoch whose logged training accuracy exceeds the threshold.
+
 For variant ``nopen`` the code is the backbone's pooled features (there is no penultimate layer).
-The convergence epoch is not an evaluation metric: the method logs it in the run's metrics log.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from neurozoo.errors import ConfigError
 from neurozoo.evaluation import requires
 
 
@@ -88,3 +97,30 @@ def mahalanobis_auroc(ctx, train_limit: int | None = None, min_points: int = 3) 
     if wrong.all() or not wrong.any():
         return {"mahalanobis_auroc": None}
     return {"mahalanobis_auroc": float(roc_auc_score(wrong, distances[scored]))}
+
+
+@requires(gradients=True)
+def binenc_deepfool(ctx, steps: int = 50, overshoot: float = 0.02, max_samples: int = 1000) -> dict[str, float]:
+    from neurozoo.evaluation.attacks import deepfool
+
+    return deepfool(ctx, steps=steps, overshoot=overshoot, max_samples=max_samples, protocol="lts4")
+
+
+def convergence_epoch(ctx, run: str | None = None, threshold: float | None = None) -> dict[str, float | None]:
+    """From ``run``'s ``metrics.jsonl``: ``convergence_epoch``, the first epoch (from 1) whose
+    ``train_acc`` (logged by the binenc method every epoch) exceeds ``threshold`` (default: the run's
+    ``convergence_threshold``, else 0.999), None if none did; ``final_train_acc`` and ``epochs``."""
+    if run is None:
+        raise ConfigError("convergence_epoch reads the training log of a run: add --set convergence_epoch.run=RUN")
+    folder = Path(run).expanduser()
+    log, config = folder / "metrics.jsonl", folder / "run.json"
+    if not log.is_file():
+        raise ConfigError(f"convergence_epoch: {log} not found; give the run folder the model was trained in")
+    epochs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    if not epochs or "train_acc" not in epochs[-1]:
+        raise ConfigError(f"convergence_epoch: {log} logs no train_acc (runs of method binenc log it)")
+    if threshold is None:
+        recipe = json.loads(config.read_text()).get("recipe", {}) if config.is_file() else {}
+        threshold = recipe.get("convergence_threshold", 0.999)
+    reached = next((e["epoch"] for e in epochs if e.get("train_acc", 0.0) > threshold), None)
+    return {"convergence_epoch": reached, "final_train_acc": epochs[-1]["train_acc"], "epochs": epochs[-1]["epoch"]}

@@ -11,10 +11,9 @@ Variants (the four models the paper compares):
 - ``nonlinpen``: z = SiLU(W h + b), no penalty.
 - ``nopen``:     the plain backbone and its own classifier (z = the pooled backbone features).
 
-``backbone_act``: ``"relu"`` (default) keeps the backbone as registered, so the method changes
-nothing but the code layer and the loss; ``"silu"`` (the paper's ResNets) replaces every ``nn.ReLU``
-module of the backbone with ``nn.SiLU``. The replacement is by module, so a backbone that calls
-``relu`` functionally is refused rather than half converted.
+``backbone_act``: ``"silu"`` (default, the paper's ResNets) replaces every ``nn.ReLU`` module of the
+backbone with ``nn.SiLU``; ``"relu"`` keeps the backbone as registered. The replacement is by module,
+so a backbone that calls ``relu`` functionally is refused rather than half converted.
 """
 
 from __future__ import annotations
@@ -81,7 +80,7 @@ def default_width(num_classes: int) -> int:
 
 
 def adapt_model(net: nn.Module, variant: str = "binenc", width: int | None = None,
-                backbone_act: str = "relu") -> nn.Module:
+                backbone_act: str = "silu") -> nn.Module:
     if variant not in VARIANTS:
         raise ValueError(f"binenc: variant must be one of {VARIANTS}, got {variant!r}")
     if backbone_act not in BACKBONE_ACTIVATIONS:
