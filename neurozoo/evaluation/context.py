@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurozoo.evaluation.accuracy import correct
+from neurozoo.training import precision
 
 # ``limit`` argument meaning "the limit this evaluation was started with"
 SAME_LIMIT: Any = object()
@@ -186,9 +187,11 @@ class EvalContext:
                 self.progress.advance(task)
 
     def autocast(self):
-        """bf16 autocast when asked for, else a no-op (fp32 is exact and the default)."""
+        """bf16 autocast when asked for, else a no-op (fp32 is exact and the default). bf16 follows
+        the model's precision policy, as in training: what its method or architecture declares
+        float32 stays float32 (``neurozoo.training.precision``)."""
         if self.bf16 and self.is_torch:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+            return precision.autocast(self.model, precision.resolve(self.model, "bf16"), self.device)
         return contextlib.nullcontext()
 
     def predict(self, images: torch.Tensor, *, return_embedding: bool = False):

@@ -1,16 +1,13 @@
-"""Device, precision and memory layout.
+"""Device and memory layout.
 
-Defaults that make CPU training fast here: bf16 autocast (weights and optimiser stay fp32) and
-channels_last (oneDNN's preferred convolution layout). ``precision="fp32"`` turns autocast off.
+channels_last (oneDNN's preferred convolution layout) is a default that makes CPU training fast
+here; precision (bf16 autocast and the float32 regions methods declare) is
+``neurozoo.training.precision``.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
-
-PRECISIONS = ("bf16", "fp32")
 
 
 def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
@@ -27,19 +24,6 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
     elif device.type != "cpu":
         raise ValueError(f"device {device.type!r} is not supported; use 'cpu' or 'cuda'")
     return device
-
-
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision
-
-
-def autocast(device: torch.device, precision: str):
-    """The forward-pass context: bf16 autocast, or nothing for fp32."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def to_device(batch, device: torch.device, channels_last: bool):

@@ -2,9 +2,10 @@
 current phase, and the training step.
 
 The step is the same for every method: move the batch (channels_last), run the method's
-``training_step`` under autocast, one ``backward()``, average the gradients of modules DDP does
-not see, clip, step the optimiser and the schedule. ``neurozoo.train`` drives it epoch by
-epoch; the benchmarks time it directly.
+``training_step`` under the precision policy (bf16 autocast with the float32 regions the method
+and architecture declare, see ``neurozoo.training.precision``), one ``backward()``, average the
+gradients of modules DDP does not see, clip, step the optimiser and the schedule.
+``neurozoo.train`` drives it epoch by epoch; the benchmarks time it directly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from torch import nn
 
 from neurozoo import registry
 from neurozoo.model import create_model
-from neurozoo.training.devices import autocast, to_device
+from neurozoo.training import precision as precision_policy
+from neurozoo.training.devices import to_device
 from neurozoo.training.distributed import DistInfo, average_gradients, sum_across, wrap_model
 from neurozoo.training.method import Phase, StepContext
 from neurozoo.training.optim import build_optimizer, build_scheduler, schedule_span
@@ -40,6 +42,7 @@ class Engine:
         self.trainer = trainer
         self.device = device
         self.precision = precision
+        self.policy = precision_policy.resolve(model, precision, trainer)  # what autocast may touch
         self.channels_last = channels_last
         self.info = info
         memory_format = torch.channels_last if channels_last else torch.preserve_format
@@ -96,15 +99,25 @@ class Engine:
     def train_mode(self) -> None:
         self.trainable.train()
 
-    def step(self, batch) -> dict[str, torch.Tensor]:
-        """One optimiser step on ``batch``; returns the method's scalars (detached)."""
+    def autocast(self):
+        """The precision context of this engine's forward passes (training and evaluation)."""
+        return precision_policy.autocast(self.net, self.policy, self.device)
+
+    def gradients(self, batch) -> dict[str, torch.Tensor]:
+        """The method's forward on ``batch`` and one backward: the gradients a step applies (before
+        clipping) are left in ``.grad``; returns the method's outputs (the loss still attached)."""
         batch = to_device(batch, self.device, self.channels_last)
-        self.optimizer.zero_grad(set_to_none=True)
-        with autocast(self.device, self.precision):
+        self.trainable.zero_grad(set_to_none=True)
+        with self.autocast():
             out = self.trainer.training_step(self.context(), batch)
         out["loss"].backward()
         if self.extra is not None:
             average_gradients(list(self.extra.parameters()), self.info)
+        return out
+
+    def step(self, batch) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``batch``; returns the method's scalars (detached)."""
+        out = self.gradients(batch)
         if self.phase.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.trainable.parameters(), self.phase.grad_clip)
         self.optimizer.step()
@@ -125,7 +138,7 @@ class Engine:
         with torch.random.fork_rng(devices=devices):
             for batch in loader:
                 images, targets = to_device(tuple(batch[:2]), self.device, self.channels_last)
-                with autocast(self.device, self.precision):
+                with self.autocast():
                     logits = self.net(images)
                 logits = logits.float()
                 if task == "multiclass":

@@ -124,6 +124,10 @@ class TrainingMethod:
         "grad_clip": Option(float, gt=0),
     }
     model_options: ClassVar[tuple[str, ...]] = ()
+    # "fp32" when bf16 autocast does not compute this method's gradients faithfully: its steps then
+    # run without autocast, in training and evaluation, whatever precision is asked for
+    # (neurozoo.training.precision; architectures and modules declare their own).
+    precision: ClassVar[str | None] = None
     # Under DDP: set True when some model parameters get no gradient in a step (the engine then
     # wraps the model with ``find_unused_parameters=True``, which costs a graph walk per step).
     find_unused_parameters: ClassVar[bool] = False

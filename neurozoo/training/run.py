@@ -26,7 +26,7 @@ from neurozoo import registry
 from neurozoo.build_checks import check_arch_options
 from neurozoo.errors import ConfigError
 from neurozoo.training.data import TrainBatches, eval_loader, first
-from neurozoo.training.devices import check_precision, resolve_device
+from neurozoo.training.devices import resolve_device
 from neurozoo.training.distributed import (
     DistInfo,
     any_across,
@@ -39,6 +39,7 @@ from neurozoo.training.distributed import (
 )
 from neurozoo.training.engine import Engine, build_engine
 from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
+from neurozoo.training.precision import check_precision
 from neurozoo.training.progress import EpochProgress, print_start
 from neurozoo.training.runfolder import RunFolder
 from neurozoo.training.seeding import restore_rng_state, rng_state, seed_everything
@@ -161,7 +162,8 @@ def train(
                     "recipe": recipe,
                     "phases": [asdict(p) for p in trainer.phases()],
                     "engine": {**settings, "device": str(device), "num_workers": num_workers,
-                               "data_dir": str(data_dir) if data_dir is not None else None},
+                               "data_dir": str(data_dir) if data_dir is not None else None,
+                               "precision_policy": engine.policy.record()},
                     "versions": _versions(),
                     "command": command,
                     "resumes": [],
