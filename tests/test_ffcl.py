@@ -7,7 +7,8 @@ import torch
 
 import neurozoo
 from neurozoo.training.method import Phase, StepContext
-from neurozoo_plugins.ffcl.diagnostics import diagnostics
+from neurozoo_plugins.ffcl.diagnostics import code_statistics, diagnostics
+from neurozoo_plugins.ffcl.losses import spread_loss
 from neurozoo_plugins.ffcl.method import FFCL
 
 
@@ -48,10 +49,11 @@ def test_prediction_is_log_of_the_chosen_twin_softmax(predict):
     torch.testing.assert_close(model(images).exp(), expected)
 
 
-def test_each_layer_loss_reaches_only_its_own_layer():
+@pytest.mark.parametrize("recipe", [{}, {"variance_weight": 1.0, "covariance_weight": 0.5}], ids=["paper", "spread"])
+def test_each_layer_loss_reaches_only_its_own_layer(recipe):
     model = ffcl_model().train()
     images, targets = batch()
-    losses = FFCL().layer_losses(step_context(model), images, targets)
+    losses = FFCL(**recipe).layer_losses(step_context(model), images, targets)
     pairs = model.net.layer_pairs()
     assert len(losses) == len(pairs) == 4
     params_of_layer = [[*a.parameters(), *b.parameters()] for a, b in pairs]
@@ -79,6 +81,30 @@ def test_the_training_step_sums_the_local_losses():
     torch.testing.assert_close(out["loss_out"], bce[0] + bce[1])
 
 
+def test_spread_loss_is_zero_only_for_spread_out_decorrelated_codes():
+    generator = torch.Generator().manual_seed(3)
+    spread_out = 3 * torch.randn(4096, 4, generator=generator)  # std 3 > 1, nearly uncorrelated
+    assert spread_loss(spread_out, 1.0, 0.0) == 0.0
+    assert spread_loss(spread_out, 0.0, 1.0) < 0.05
+    constant = torch.ones(64, 4)
+    assert spread_loss(constant, 1.0, 0.0) == pytest.approx(1 - 1e-2, rel=1e-3)  # std sqrt(1e-4)
+    correlated = torch.randn(4096, 1, generator=generator).repeat(1, 4)
+    assert spread_loss(correlated, 0.0, 1.0) == pytest.approx(3.0, rel=0.1)  # 12 off-diagonal 1s / 4
+
+
+def test_spread_terms_change_the_hidden_losses_only():
+    model = ffcl_model().train()
+    images, targets = batch()
+    paper = FFCL().layer_losses(step_context(model), images, targets)
+    variant = FFCL(variance_weight=1.0).layer_losses(step_context(model), images, targets)
+    assert all(v > p for v, p in zip(variant[:-1], paper[:-1]))
+    assert variant[-1] == paper[-1]
+
+
+def test_paper_recipe_is_the_engine_default():
+    assert FFCL.engine_defaults == {"augment": False, "precision": "fp32"}
+
+
 def test_eval_mode_keeps_input_gradients_for_attacks():
     model = ffcl_model().eval()
     images, targets = batch(4)
@@ -97,6 +123,8 @@ def test_options_are_checked():
         FFCL(probe_samples=1)
     with pytest.raises(ValueError, match="grad_clip"):
         FFCL(grad_clip=1.0)
+    with pytest.raises(ValueError, match="variance_weight"):
+        FFCL(variance_weight=-1.0)
 
 
 def test_probe_reveals_a_collapsed_layer():
@@ -111,10 +139,23 @@ def test_probe_reveals_a_collapsed_layer():
         torch.nn.init.zeros_(twin.hidden[0][0].weight)
         torch.nn.init.ones_(twin.hidden[0][0].bias)
     collapsed = diagnostics(model, model.net, images, labels)
-    assert set(healthy) == {"agree_l1", "probe_l1", "agree_out"}
+    assert set(healthy) == {"agree_l1", "probe_l1", "sim_l1", "spread_l1", "dead_l1", "agree_out"}
     assert healthy["probe_l1"] > 0.9
+    assert healthy["spread_l1"] > 0.05 and healthy["sim_l1"] < 0.99
     assert collapsed["agree_l1"] == pytest.approx(1.0)
     assert collapsed["probe_l1"] < 0.3
+    assert collapsed["sim_l1"] == pytest.approx(1.0) and collapsed["spread_l1"] == pytest.approx(0.0, abs=1e-9)
+    assert collapsed["dead_l1"] == 0.0
+
+
+def test_code_statistics_by_hand():
+    code = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 2.0, 0.0]])
+    stats = code_statistics(code)
+    cos = [0.0, 1 / 5 ** 0.5, 2 / 5 ** 0.5]  # pairs (0, 1), (0, 2), (1, 2)
+    assert stats["similarity"] == pytest.approx(sum(cos) / 3)
+    mean = code.mean(0)
+    assert stats["spread"] == pytest.approx(float(code.var(0).sum() / mean.pow(2).sum()))
+    assert stats["dead"] == pytest.approx(1 / 3)  # the third unit is zero on every image
 
 
 def test_epoch_end_reports_diagnostics_on_the_kept_slice():
@@ -125,6 +166,7 @@ def test_epoch_end_reports_diagnostics_on_the_kept_slice():
         method.training_step(ctx, batch(32))
     scalars = method.on_epoch_end(ctx)
     assert sum(len(t) for t in method._probe_labels) == 40
-    assert set(scalars) == {"agree_l1", "agree_l2", "agree_l3", "probe_l1", "probe_l2", "probe_l3", "agree_out"}
-    assert all(-1.0 <= v <= 1.0 for v in scalars.values())
+    per_layer = {f"{name}_l{k}" for name in ("agree", "probe", "sim", "spread", "dead") for k in (1, 2, 3)}
+    assert set(scalars) == per_layer | {"agree_out"}
+    assert all(-1.0 <= v <= 1.0 for name, v in scalars.items() if not name.startswith("spread"))
     assert model.training

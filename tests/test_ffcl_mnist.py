@@ -23,5 +23,7 @@ def test_ffcl_learns_mnist_well_above_chance(shared_data, tmp_path):
     for record in epochs:
         assert {"agree_l1", "agree_l2", "probe_l1", "probe_l2", "agree_out"} <= set(record)
         assert 0.1 < record["probe_l1"] <= 1.0
+    engine = json.loads((run / "run.json").read_text())["engine"]
+    assert engine["augment"] is False and engine["precision"] == "fp32"  # the paper's recipe by default
     loaded = neurozoo.load(run)  # the run folder holds the published checkpoint of the twins
     assert loaded.net.predict == "mean" and loaded.net.local

@@ -4,7 +4,10 @@ The hidden layers only learn to make the twins agree, which a constant (collapse
 perfectly. So agreement alone is not progress: each epoch the method reports, on a fixed slice of
 images, the A/B agreement of every layer AND how linearly decodable the class still is from each
 hidden layer (a logistic-regression probe fitted on one half of the slice, scored on the other).
-High agreement with a probe near chance is collapse.
+High agreement with a probe near chance is collapse. Three statistics of each twin's code say
+how far it has collapsed, whatever the labels: the mean cosine between codes of different images
+(1: one direction for every image), the spread (summed per-unit variance over the squared norm of
+the mean code; 0: one code for every image) and the share of dead units (zero on every image).
 """
 
 from __future__ import annotations
@@ -54,15 +57,35 @@ def probe_accuracy(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> f
     return float(probe.score(features[half:], labels[half:]))
 
 
+def code_statistics(code: torch.Tensor) -> dict[str, float]:
+    """``similarity`` (mean cosine between the codes of different images), ``spread`` and
+    ``dead`` (share of units that are zero on every image) of one layer's code (N, D)."""
+    code = code.double()
+    n = code.shape[0]
+    unit = F.normalize(code, dim=1)
+    pair_sum = unit.sum(dim=0).pow(2).sum() - unit.pow(2).sum()  # sum over i != j of cos(i, j)
+    mean = code.mean(dim=0)
+    return {
+        "similarity": float(pair_sum / (n * (n - 1))),
+        "spread": float(code.var(dim=0).sum() / mean.pow(2).sum().clamp_min(1e-12)),
+        "dead": float((code.abs().amax(dim=0) == 0).double().mean()),
+    }
+
+
 def diagnostics(model: torch.nn.Module, twin_net: TwinMLP, images: torch.Tensor,
                 labels: torch.Tensor) -> dict[str, float]:
-    """``agree_l<k>`` / ``probe_l<k>`` for each hidden layer k (from 1), ``agree_out`` for the output."""
+    """For each hidden layer k (from 1): ``agree_l<k>``, ``probe_l<k>`` and the code statistics
+    averaged over the two twins (``sim_l<k>``, ``spread_l<k>``, ``dead_l<k>``); ``agree_out``
+    for the output layer."""
     pairs = layer_activations(model, twin_net, images)
     y = labels.cpu().numpy()
     scalars: dict[str, float] = {}
     for k, (a, b) in enumerate(pairs[:-1], start=1):
         scalars[f"agree_l{k}"] = agreement(a, b)
         scalars[f"probe_l{k}"] = probe_accuracy(torch.cat([a, b], dim=1).float().cpu().numpy(), y)
+        twins = [code_statistics(a), code_statistics(b)]
+        for name, short in (("similarity", "sim"), ("spread", "spread"), ("dead", "dead")):
+            scalars[f"{short}_l{k}"] = (twins[0][name] + twins[1][name]) / 2
     logits_a, logits_b = pairs[-1]
     scalars["agree_out"] = agreement(logits_a.softmax(dim=1), logits_b.softmax(dim=1))
     return scalars

@@ -53,6 +53,17 @@ class FFCL(TrainingMethod):
         "weight_decay": 0.0,
         "schedule": "constant",
         "probe_samples": 2000,  # size of the diagnostics slice; 0 turns the diagnostics off
+        "variance_weight": 0.0,  # neurozoo's variant (see losses.spread_loss); 0 = the paper
+        "covariance_weight": 0.0,
+    }
+    # The paper trains on the images as they are and states no reduced precision: fp32, no
+    # augmentation (the numerics issue's fidelity test decides whether bf16 would be exact).
+    engine_defaults: ClassVar[dict[str, Any]] = {"augment": False, "precision": "fp32"}
+    option_docs: ClassVar[dict[str, str]] = {
+        **TrainingMethod.option_docs,
+        "probe_samples": "training images in the per-epoch diagnostics slice (agreement, linear probes); 0: off",
+        "variance_weight": "neurozoo variant, not the paper: VICReg variance hinge on each hidden code (0: off)",
+        "covariance_weight": "neurozoo variant, not the paper: VICReg covariance penalty on each hidden code (0: off)",
     }
 
     def __init__(self, **recipe: Any):
@@ -60,6 +71,10 @@ class FFCL(TrainingMethod):
         samples = self.recipe["probe_samples"]
         if not isinstance(samples, int) or samples < 0 or samples == 1:
             raise ValueError(f"probe_samples must be 0 (off) or an int >= 2, got {samples!r}")
+        for name in ("variance_weight", "covariance_weight"):
+            weight = self.recipe[name]
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {weight!r}")
         self._probe_images: list[torch.Tensor] = []
         self._probe_labels: list[torch.Tensor] = []
 
@@ -74,7 +89,7 @@ class FFCL(TrainingMethod):
         """One loss per layer (hidden layers first, output last) from one forward pass of ``ctx.model``."""
         with recorded_outputs(self.twin_net(ctx).layer_pairs()) as outputs:
             ctx.model(images)
-        return layer_losses(outputs, targets)
+        return layer_losses(outputs, targets, self.recipe["variance_weight"], self.recipe["covariance_weight"])
 
     def training_step(self, ctx: StepContext, batch) -> dict[str, torch.Tensor]:
         images, targets = batch[0], batch[1]
