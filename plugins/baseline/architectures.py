@@ -17,6 +17,12 @@ from neurozoo import Architecture
 class TimmNet(nn.Module):
     """A timm classifier seen through the neurozoo net protocol (``embed`` / ``classify``)."""
 
+    # bf16 autocast does not compute these nets' gradients faithfully: lowest layer cosine with float64
+    # on 8 CIFAR-10 images 0.990 for resnet18 at initialisation (0.988 after 3 NM-Hebb steps), 0.79
+    # densenet121, 0.56 efficientnetv2_s, -0.22 mobilenetv2; they run in float32
+    # (neurozoo.training.precision, tests/test_fidelity.py)
+    precision = "fp32"
+
     def __init__(self, body: nn.Module):
         super().__init__()
         self.body = body
@@ -70,6 +76,10 @@ def densenet121(num_classes: int, in_chans: int = 3, **kwargs) -> TimmNet:
 class VGG(nn.Module):
     """torchvision's VGG feature stack (with BatchNorm) and the CIFAR head Linear(512, classes)."""
 
+    # bf16 autocast does not compute its gradients faithfully (lowest layer cosine with float64 at
+    # initialisation, batch 8: 0.95 VGG-11, 0.89 VGG-16): it runs in float32 (neurozoo.training.precision)
+    precision = "fp32"
+
     def __init__(self, config_key: str, num_classes: int, in_chans: int = 3):
         super().__init__()
         from torchvision.models.vgg import cfgs, make_layers
@@ -106,6 +116,11 @@ class StandardVGG(nn.Module):
     head Linear(512, classes). The authors flatten the 1x1 map of 32x32 inputs; the global average
     pool is the same there. Module names match ``hah_vgg16`` (``features.<i>`` = (conv, ReLU, BN),
     ``pool``, ``head``), whose HaH blocks replace the first six of these stacks."""
+
+    # bf16 autocast does not compute its gradients faithfully (lowest layer cosine with float64 at
+    # initialisation 0.77 at batch 8, 0.84 at batch 32, also with BatchNorm in float32): it runs in
+    # float32 (neurozoo.training.precision, tests/test_fidelity.py)
+    precision = "fp32"
 
     def __init__(self, config_key: str, num_classes: int, in_chans: int = 3):
         super().__init__()

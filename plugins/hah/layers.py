@@ -215,6 +215,11 @@ class HaHBlock(nn.Module):
     block's weights; the HaH cost is computed on those copies.
     """
 
+    # bf16 ties values at the top-k cuts (issue 23: 78 % of layer-1 channels at initialisation), so the
+    # cuts select other units: the blocks run in float32 under autocast, also inside a converted CNN
+    # (neurozoo.training.precision; README "Precision")
+    precision = "fp32"
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1, padding=1, dilation=1,
                  sigma: float = 0.1, keep_ratio: float = 0.2):
         super().__init__()

@@ -24,6 +24,11 @@ def _vgg16_layout() -> list:
 class HaHVGG(nn.Module):
     """A VGG feature stack whose first ``hah_layers`` convs are HaH blocks; ``embed``/``classify``."""
 
+    # its conv -> ReLU -> BatchNorm stacks are not faithful in bf16 either (layer gradient cosines
+    # 0.95 at initialisation with the HaH blocks alone in float32): the whole net runs in float32
+    # (neurozoo.training.precision; README "Precision")
+    precision = "fp32"
+
     def __init__(self, layout: list, num_classes: int, in_chans: int = 3, hah_layers: int = 6,
                  sigma: float = 0.1, keep_ratio: float = 0.2):
         super().__init__()
