@@ -79,8 +79,9 @@ def training_command(run: dict[str, Any]) -> str:
     """The `neurozoo train` command line of a run (``portable_command``), or the `neurozoo.train(...)` call."""
     command = run.get("command", {})
     argv = command.get("argv") or []
-    if argv and Path(argv[0]).name == "neurozoo":
-        return portable_command(argv)
+    # the console script, or `python -m neurozoo.cli` (argv[0] is then the module's file)
+    if argv and (Path(argv[0]).name == "neurozoo" or Path(argv[0]).parts[-2:] == ("neurozoo", "cli.py")):
+        return portable_command(["neurozoo", *argv[1:]])
     call = {key: CALL_PLACEHOLDERS.get(key, value) for key, value in command.get("call", {}).items()
             if key not in DROPPED}
     return "neurozoo.train(" + ", ".join(f"{key}={value!r}" for key, value in call.items()) + ")"
@@ -305,6 +306,25 @@ def _registered(name: str) -> Checkpoint | None:
         return None
 
 
+SEED_STUDY = "seed_study.json"
+
+
+def _seed_study_section(folder: Path) -> list[str]:
+    """A study over several seeds beside the weights (``seed_study.json``, written by the study's
+    script): each arm's mean +- std of the figures it names, and the findings it draws."""
+    path = folder / SEED_STUDY
+    if not path.is_file():
+        return []
+    study = read_json(path)
+    shown = study["shown"]
+    lines = ["## Seeds", "", study["about"], "", "| arm | seeds | " + " | ".join(shown) + " |",
+             "|---|---|" + "---|" * len(shown)]
+    for arm in study["arms"].values():
+        cells = [f"{arm['mean_std'][m]['mean']:.4f} +- {arm['mean_std'][m]['std']:.4f}" for m in shown]
+        lines.append(f"| {arm['description']} | {len(arm['per_seed'])} | " + " | ".join(cells) + " |")
+    return lines + [""] + [f"- {finding}" for finding in study["findings"]] + [""]
+
+
 def build_card(
     source: str | os.PathLike,
     *,
@@ -323,7 +343,9 @@ def build_card(
     """
     folder = Path(resolve(source))
     config = read_config(folder)
-    name = name or f"{config['method']}-{config['arch']}-{config['dataset'] or 'custom'}"
+    if name is None:  # a registered name (tag included) names itself; a folder its method-arch-dataset
+        registered = isinstance(source, str) and _registered(source) is not None
+        name = source if registered else f"{config['method']}-{config['arch']}-{config['dataset'] or 'custom'}"
     record = _registered(name)
     if evaluations is None:
         found = folder_evaluations(folder)
@@ -379,6 +401,7 @@ def build_card(
     body += ["## Evaluation", ""]
     body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline")
     body += _int8_section(name, results, int8)
+    body += _seed_study_section(folder)
     plots = sorted((folder / PLOTS_DIR).glob("*.png")) if (folder / PLOTS_DIR).is_dir() else []
     if plots:
         body += ["## Robustness plots", ""] + [f"![{p.stem}]({PLOTS_DIR}/{p.name})" for p in plots] + [""]

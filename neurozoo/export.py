@@ -349,8 +349,13 @@ def _quantize(fp32_path: Path, calibration: np.ndarray, per_channel: bool):
 
     with tempfile.TemporaryDirectory(prefix="neurozoo-int8-") as tmp:
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "quantized.onnx"
-        # shape inference + graph optimisation first: the onnxruntime-recommended order
-        quant_pre_process(str(fp32_path), str(prepared))
+        # shape inference + graph optimisation first: the onnxruntime-recommended order. Its symbolic
+        # shape inference fails on some graphs (FFCL's twin log-sum-exp head: a shape it cannot type);
+        # ONNX's own shape inference then does the job.
+        try:
+            quant_pre_process(str(fp32_path), str(prepared))
+        except (TypeError, ValueError, KeyError):
+            quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
             str(quantized),

@@ -44,7 +44,10 @@ def _py(value: Any, indent: str = "") -> str:
         body = "".join(f"{inner}{f.name}={_py(getattr(value, f.name), inner)},\n" for f in fields)
         return f"{type(value).__name__}(\n{body}{indent})"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+        entries = [f"{_py(k)}: {_py(v)}" for k, v in value.items()]
+        if len(indent) + sum(len(e) + 2 for e in entries) <= 100:
+            return "{" + ", ".join(entries) + "}"
+        return "{\n" + "".join(f"{indent}    {e},\n" for e in entries) + indent + "}"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return repr(value)

@@ -38,4 +38,4 @@ def figure_text(value: float | None, images: int | None = None) -> str:
 def budget_text(recipe: Recipe | None) -> str:
     if recipe is None:
         return ""
-    return f"{recipe.epochs} ep, {recipe.images_seen / 1e6:.2f} M img"
+    return f"{recipe.epochs} ep, {recipe.images_seen:,} img"

@@ -48,7 +48,7 @@ CHECKPOINTS = (
         },
         file_sizes={"model.safetensors": 441688, "config.json": 445},
         params=110100,
-        gflops=0.0002,
+        gflops=0.0002196,
         recipe=Recipe(
             command="neurozoo train ffcl --arch ffcl_mlp --seed 0 --dataset mnist --data-dir DATA --out RUN",
             epochs=30,
@@ -106,7 +106,7 @@ CHECKPOINTS = (
         },
         file_sizes={"model.safetensors": 441688, "config.json": 445},
         params=110100,
-        gflops=0.0002,
+        gflops=0.0002196,
         recipe=Recipe(
             command=(
                 "neurozoo train ffcl --arch ffcl_mlp --seed 0 --set variance_weight=10.0 --set covariance_weight=0.4 "
