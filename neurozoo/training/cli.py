@@ -59,6 +59,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data-dir", help="dataset root (default $NEUROZOO_DATA)")
     p.add_argument("--limit", type=int, help="train on the first N training images")
     p.add_argument("--eval-limit", type=int, help="test on the first N test images (0: no test evaluation)")
+    p.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+                   help="train on the images as they are (no random crop/flip)")
+    p.add_argument("--val-fraction", type=float,
+                   help="hold out this fraction of the training images as a seeded validation split")
+    p.add_argument("--select", choices=("last", "best"),
+                   help="published weights: the last epoch's (default) or the best validation epoch's")
     p.add_argument("--num-workers", type=int, default=0, help="data loader workers per process (default 0)")
     p.add_argument("--out", help="run folder (default runs/METHOD-ARCH-DATASET-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
@@ -87,6 +93,7 @@ def run(args) -> int:
             out=args.out, resume=args.resume, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             device=args.device, precision=args.precision, channels_last=args.channels_last, seed=args.seed,
             data_dir=args.data_dir, limit=args.limit, eval_limit=args.eval_limit, num_workers=args.num_workers,
+            val_fraction=args.val_fraction, select=args.select, augment=args.augment,
             options=options, arch_kwargs=arch_kwargs or None,
         )
     except TrainingInterrupted as exc:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurozoo import registry
+from neurozoo.evaluation.accuracy import exact_set_correct
 from neurozoo.model import create_model
 from neurozoo.training import precision as precision_policy
 from neurozoo.training.devices import to_device
@@ -126,8 +127,9 @@ class Engine:
         return {k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v)) for k, v in out.items()}
 
     @torch.inference_mode()
-    def evaluate(self, loader, task: str) -> dict[str, float]:
-        """Test loss (and top-1 for multiclass sets) over all processes' shards.
+    def evaluate(self, loader, task: str, prefix: str = "test") -> dict[str, float]:
+        """Loss and top-1 (multiclass) or exact-set accuracy (multi-label, the shared evaluation's
+        rule) over all processes' shards, named ``{prefix}_loss`` etc.
 
         Runs on the unwrapped model in eval mode, under a forked random stream so that
         evaluating (or evaluating less, ``eval_limit``) never changes the training that follows.
@@ -147,12 +149,11 @@ class Engine:
                 else:
                     losses = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none")
                     totals[0] += losses.mean(1).sum()
+                    totals[1] += exact_set_correct(logits, targets).sum()
                 totals[2] += len(targets)
         loss_sum, correct, count = sum_across(totals, self.info).tolist()
-        metrics = {"test_loss": loss_sum / count}
-        if task == "multiclass":
-            metrics["test_top1"] = correct / count
-        return metrics
+        accuracy = "top1" if task == "multiclass" else "exact_set"
+        return {f"{prefix}_loss": loss_sum / count, f"{prefix}_{accuracy}": correct / count}
 
     def state_dict(self) -> dict[str, Any]:
         return {

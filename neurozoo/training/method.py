@@ -124,6 +124,9 @@ class TrainingMethod:
         "grad_clip": Option(float, gt=0),
     }
     model_options: ClassVar[tuple[str, ...]] = ()
+    # Engine settings this method's recipe changes from the engine's defaults (e.g. a paper that
+    # trains without augmentation: {"augment": False}); explicit arguments still win.
+    engine_defaults: ClassVar[dict[str, Any]] = {}
     # "fp32" when bf16 autocast does not compute this method's gradients faithfully: its steps then
     # run without autocast, in training and evaluation, whatever precision is asked for
     # (neurozoo.training.precision; architectures and modules declare their own).

@@ -43,10 +43,13 @@ from neurozoo.training.precision import check_precision
 from neurozoo.training.progress import EpochProgress, print_start
 from neurozoo.training.runfolder import RunFolder
 from neurozoo.training.seeding import restore_rng_state, rng_state, seed_everything
+from neurozoo.training.validation import CRITERION, BestEpoch, check_validation, split_train_val
 
-DEFAULTS = {"batch_size": 128, "seed": 0, "precision": "bf16", "channels_last": True, "limit": None, "eval_limit": None}
-# settings that change the trained weights: a resumed run must keep the values it started with
-IDENTITY = ("batch_size", "seed", "precision", "channels_last", "limit", "world_size")
+DEFAULTS = {"batch_size": 128, "seed": 0, "precision": "bf16", "channels_last": True, "limit": None, "eval_limit": None,
+            "val_fraction": None, "select": "last", "augment": True}
+# settings that change the trained (or published) weights: a resumed run must keep the values it started with
+IDENTITY = ("batch_size", "seed", "precision", "channels_last", "limit", "world_size", "val_fraction", "select",
+            "augment")
 STATE_FORMAT = 1
 LOSS_READ_EVERY = 10  # steps between reading the loss for the progress bar (a device sync on GPU)
 
@@ -68,6 +71,9 @@ def train(
     data_dir: str | os.PathLike | None = None,
     limit: int | None = None,
     eval_limit: int | None = None,
+    val_fraction: float | None = None,
+    select: str | None = None,
+    augment: bool | None = None,
     num_workers: int = 0,
     options: dict[str, Any] | None = None,
     arch_kwargs: dict[str, Any] | None = None,
@@ -80,6 +86,11 @@ def train(
     method's recipe options (``neurozoo info METHOD``); ``arch_kwargs`` go to the architecture's
     builder (e.g. ``{"hidden": [64, 64]}`` for ``mlp``). ``limit`` trains on the first N training
     images, ``eval_limit`` tests on the first N test images (0: no test evaluation).
+    ``val_fraction`` holds out that fraction of the (limited) training images as a seeded
+    validation split, evaluated after every epoch; ``select="best"`` then publishes the weights
+    of the best validation epoch instead of the last (see ``neurozoo.training.validation``).
+    ``augment=False`` trains on the images as they are (no random crop/flip). A method may change
+    the defaults of these settings to its paper's recipe (``TrainingMethod.engine_defaults``).
     ``batch_size`` is per process under torchrun. The final model is saved in the published
     format at the run folder's root: ``neurozoo.load(run_folder)`` loads it.
     """
@@ -92,7 +103,8 @@ def train(
     dataset_record = registry.get_dataset(dataset)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     requested = {"batch_size": batch_size, "seed": seed, "precision": precision, "channels_last": channels_last,
-                 "limit": limit, "eval_limit": eval_limit}
+                 "limit": limit, "eval_limit": eval_limit, "val_fraction": val_fraction, "select": select,
+                 "augment": augment}
     _check_settings(requested, num_workers)
     recipe_args = _recipe_args(options, epochs=epochs, lr=lr)
 
@@ -108,7 +120,8 @@ def train(
             raise ConfigError(_mismatch_message(folder, [("arch_kwargs", stored_arch_kwargs, arch_kwargs)]))
         arch_kwargs = stored_arch_kwargs
     else:
-        settings = {**DEFAULTS, **{k: v for k, v in requested.items() if v is not None}, "world_size": world_size}
+        settings = {**DEFAULTS, **_method_engine_defaults(method_record),
+                    **{k: v for k, v in requested.items() if v is not None}, "world_size": world_size}
 
     seed_everything(settings["seed"])
     trainer = method_record.trainer(**({**stored["recipe"], **recipe_args} if stored else recipe_args))
@@ -141,11 +154,15 @@ def train(
         engine = build_engine(method, arch, dataset, trainer=trainer, arch_kwargs=arch_kwargs, device=device,
                               precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
-        batches = TrainBatches(
-            first(dataset_record.load("train", root=data_dir, augment=True), settings["limit"]),
-            batch_size=settings["batch_size"], seed=settings["seed"], info=info, num_workers=num_workers,
-            pin_memory=pin,
-        )
+        train_set = first(dataset_record.load("train", root=data_dir, augment=settings["augment"]), settings["limit"])
+        validation = None
+        if settings["val_fraction"] is not None:
+            plain_train = first(dataset_record.load("train", root=data_dir, augment=False), settings["limit"])
+            train_set, val_set = split_train_val(train_set, plain_train, settings["val_fraction"], settings["seed"])
+            validation = eval_loader(val_set, batch_size=settings["batch_size"], info=info,
+                                     num_workers=num_workers, pin_memory=pin)
+        batches = TrainBatches(train_set, batch_size=settings["batch_size"], seed=settings["seed"], info=info,
+                               num_workers=num_workers, pin_memory=pin)
         tests = None
         if settings["eval_limit"] != 0:
             test_set = first(dataset_record.load("test", root=data_dir, augment=False), settings["eval_limit"])
@@ -170,7 +187,7 @@ def train(
                 })
             else:
                 folder.write_config({**stored, "resumes": [*stored["resumes"], command]})
-        _fit(engine, batches, tests, dataset_record.task, folder, info)
+        _fit(engine, batches, tests, validation, settings["select"], dataset_record.task, folder, info)
         return folder.path
     finally:
         if lock is not None:
@@ -178,9 +195,15 @@ def train(
         shutdown(info)
 
 
-def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFolder, info: DistInfo) -> None:
-    """Run every remaining epoch of every phase, checkpointing after each and on a signal."""
+def _fit(engine: Engine, batches: TrainBatches, tests, validation, select: str, task: str, folder: RunFolder,
+         info: DistInfo) -> None:
+    """Run every remaining epoch of every phase, checkpointing after each and on a signal.
+
+    With ``select="last"`` every checkpoint rewrites the published weights at the run folder's
+    root; with ``"best"`` they are written only when an epoch beats the best validation score.
+    """
     state = folder.load_state()
+    best = BestEpoch(CRITERION[task])
     if state is not None:
         if state.get("format") != STATE_FORMAT:
             raise ConfigError(f"{folder.path} holds a training state of another format; start a new run")
@@ -188,12 +211,14 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
         epochs_done, batches_done = state["epochs_done"], state["batches_done"]
         running = RunningMeans.from_state(state["running"], engine.device)
         restore_rng_state(state["rng"])
+        if state.get("best") is not None:
+            best = BestEpoch.from_state(state["best"])
         if info.is_main:
             folder.keep_metrics_before(epochs_done)
     else:
         epochs_done, batches_done, running = 0, 0, RunningMeans(engine.device)
 
-    def checkpoint() -> None:
+    def checkpoint(improved: bool = False) -> None:
         if info.is_main:
             folder.save_state({
                 "format": STATE_FORMAT,
@@ -202,8 +227,10 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
                 "batches_done": batches_done,
                 "running": running.state_dict(),
                 "rng": rng_state(),
+                "best": best.state_dict(),
             })
-            folder.save_model(engine.net)
+            if select == "last" or improved:
+                folder.save_model(engine.net)
 
     total_epochs = engine.first_epoch(len(engine.phases))
     with StopSignals() as stop, EpochProgress(info.is_main) as progress:
@@ -238,8 +265,11 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
                           "lr": engine.optimizer.param_groups[0]["lr"], **running.means(info)}
                 end_scalars = engine.trainer.on_epoch_end(engine.context()) or {}
                 record.update({name: float(value) for name, value in end_scalars.items()})
+                if validation is not None:
+                    record.update(engine.evaluate(validation, task, prefix="val"))
                 if tests is not None:
                     record.update(engine.evaluate(tests, task))
+                improved = validation is not None and best.offer(epoch + 1, record)
                 record.update(images_per_s=progress.rate, epoch_time_s=seconds)
                 if info.is_main:
                     # the line first: a run killed before the checkpoint below redoes the epoch and
@@ -247,9 +277,12 @@ def _fit(engine: Engine, batches: TrainBatches, tests, task: str, folder: RunFol
                     folder.append_metrics(record)
                     progress.print(_summary(record))
                 epochs_done, batches_done = epoch + 1, 0
-                checkpoint()
+                checkpoint(improved)
     if info.is_main:
-        folder.save_model(engine.net)  # also covers a run of 0 epochs
+        if select == "last":
+            folder.save_model(engine.net)
+        if validation is not None:
+            folder.write_config({**folder.read_config(), "selection": {"select": select, **best.state_dict()}})
 
 
 class RunningMeans:
@@ -286,7 +319,7 @@ class RunningMeans:
 
 def _summary(record: dict[str, Any]) -> str:
     parts = [f"epoch {record['epoch']}"]
-    parts += [f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("train_", "test_"))]
+    parts += [f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("train_", "val_", "test_"))]
     parts.append(f"{record['images_per_s']:.1f} img/s")
     return "  ".join(parts)
 
@@ -302,10 +335,23 @@ def _check_settings(requested: dict[str, Any], num_workers: int) -> None:
     positive_int("num_workers", num_workers, allow_zero=True)
     if requested["seed"] is not None and (not isinstance(requested["seed"], int) or isinstance(requested["seed"], bool)):
         raise ValueError(f"seed must be an int, got {requested['seed']!r}")
-    if requested["channels_last"] is not None and not isinstance(requested["channels_last"], bool):
-        raise ValueError(f"channels_last must be True or False, got {requested['channels_last']!r}")
+    for flag in ("channels_last", "augment"):
+        if requested[flag] is not None and not isinstance(requested[flag], bool):
+            raise ValueError(f"{flag} must be True or False, got {requested[flag]!r}")
     if requested["precision"] is not None:
         check_precision(requested["precision"])
+    check_validation(requested["val_fraction"], requested["select"])
+
+
+def _method_engine_defaults(method_record) -> dict[str, Any]:
+    """The engine settings a method's recipe changes (e.g. FFCL: no augmentation, fp32)."""
+    defaults = dict(getattr(method_record.trainer, "engine_defaults", {}))
+    unknown = sorted(set(defaults) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"method {method_record.name!r} sets unknown engine defaults {unknown}; "
+                          f"engine settings are {sorted(DEFAULTS)}")
+    _check_settings({**dict.fromkeys(DEFAULTS), **defaults}, 0)
+    return defaults
 
 
 def _recipe_args(options: dict[str, Any] | None, **named: Any) -> dict[str, Any]:
@@ -325,13 +371,13 @@ def _resumed_settings(stored, folder, method, arch, dataset, requested, world_si
     differences = [(k, stored[k], v) for k, v in (("method", method), ("arch", arch), ("dataset", dataset))
                    if stored[k] != v]
     differences += [(k, engine[k], v) for k, v in requested.items()
-                    if v is not None and k in IDENTITY and engine[k] != v]
+                    if v is not None and k in IDENTITY and engine.get(k, DEFAULTS.get(k)) != v]
     if engine["world_size"] != world_size:
         differences.append(("world_size (processes)", engine["world_size"], world_size))
     if differences:
         raise ConfigError(_mismatch_message(folder, differences))
     eval_limit = requested["eval_limit"] if requested["eval_limit"] is not None else engine["eval_limit"]
-    return {**{k: engine[k] for k in IDENTITY}, "eval_limit": eval_limit}
+    return {**{k: engine.get(k, DEFAULTS.get(k)) for k in IDENTITY}, "eval_limit": eval_limit}
 
 
 def _mismatch_message(folder: RunFolder, differences) -> str:
