@@ -4,7 +4,8 @@
     python scripts/zoo/seed_study.py aggregate --arm NAME=RUN[,RUN...] ... --json study.json
 
 ``pick`` prints the run folder whose last epoch (metrics.jsonl) has the highest ``--key`` (a
-validation figure: choices are never made on the test set) and can record every candidate's score.
+validation figure: choices are never made on the test set; on a tie the first run given) and can
+record every candidate's score.
 
 ``aggregate`` reads, for every run of every arm, the evaluation JSON beside it (``RUN/eval.json``,
 ``neurozoo eval --json``) and its training log, and writes per figure the mean, the sample standard

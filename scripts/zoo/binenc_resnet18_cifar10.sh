@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Issue 24, the published pair on full CIFAR-10: binenc-resnet18-cifar10 (the method's defaults: the
+# paper's ResNet-18 with SiLU, d = 4, v3 penalty from gamma0 = 0.01 compressed to the budget, AdamW with
+# weight decay 5e-4, batch 128, crop + flip) and its NoPen twin (the same network without the code layer
+# and penalty), at the same recipe, budget, lr and seed: EPOCHS epochs each (20 here; the paper runs 200).
+# LR: pick it with the slice study (scripts/zoo/binenc_slice_study.sh, one lr per variant chosen on a
+# validation split); both runs use the same one. Then the evaluation on the full test set (top1,
+# binarity, sign-pattern fraction, Mahalanobis AUROC with class Gaussians on all training images,
+# DeepFool in the shared and in the authors' protocol on the first 1,000 test images, convergence
+# epoch) and ONNX export, fp32 and int8 (int8 only if it passes the export's accuracy gate).
+#
+#   LR=1e-3 RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data bash scripts/zoo/binenc_resnet18_cifar10.sh [train|eval|export|all]
+#
+# Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
+#   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 DEEPFOOL_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/binenc-full-check bash scripts/zoo/binenc_resnet18_cifar10.sh
+set -euo pipefail
+RUNS=${RUNS:-$HOME/neurozoo-runs/binenc-full}
+DATA=${DATA:-../shared/data}
+PY=${PY:-python}
+DEVICE=${DEVICE:-cpu}
+PRECISION=${PRECISION:-}            # empty: the engine's default (bf16 autocast); fp32 where the CPU lacks avx512_bf16
+SEED=${SEED:-0}
+EPOCHS=${EPOCHS:-20}
+LR=${LR:-1e-3}
+LIMIT=${LIMIT:-}                    # empty: all 50,000 training images
+TRAIN_EVAL_LIMIT=${TRAIN_EVAL_LIMIT:-1000}  # test images scored after each epoch (monitoring only)
+EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
+HELD_OUT=${HELD_OUT:-}              # test images of the export's int8 accuracy check (empty: its default)
+DEEPFOOL_SAMPLES=${DEEPFOOL_SAMPLES:-1000}
+ARMS=${ARMS:-"binenc nopen"}
+STAGE=${1:-all}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+mkdir -p "$RUNS"
+
+RECIPE=(binenc --arch resnet18 --dataset cifar10 --data-dir "$DATA" --epochs "$EPOCHS" --lr "$LR" --seed "$SEED"
+        --eval-limit "$TRAIN_EVAL_LIMIT" --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"})
+
+run_of() {  # the run folder of an arm (the NoPen twin's name says its recipe)
+  case $1 in
+    binenc) echo "$RUNS/binenc-resnet18-cifar10" ;;
+    nopen) echo "$RUNS/binenc-nopen-resnet18-cifar10" ;;
+    *) echo "unknown arm $1 (binenc, nopen)" >&2; exit 2 ;;
+  esac
+}
+
+train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
+  local out=$1; shift
+  if [ -f "$out/.done" ]; then return; fi
+  if [ -f "$out/run.json" ]; then
+    $PY -m neurozoo.cli train "${RECIPE[@]}" "$@" --resume "$out"
+  else
+    $PY -m neurozoo.cli train "${RECIPE[@]}" "$@" --out "$out"
+  fi
+  touch "$out/.done"
+}
+
+if [[ $STAGE == train || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    train "$(run_of "$arm")" --set "variant=$arm"
+  done
+fi
+
+if [[ $STAGE == eval || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")
+    [ -f "$run/eval.json" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" \
+      --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
+      --metrics top1,binarity,sign_pattern_fraction,mahalanobis_auroc,deepfool,binenc_deepfool,convergence_epoch \
+      ${LIMIT:+--set "mahalanobis_auroc.train_limit=$LIMIT"} --set "convergence_epoch.run=$run" \
+      --set "deepfool.max_samples=$DEEPFOOL_SAMPLES" --set "binenc_deepfool.max_samples=$DEEPFOOL_SAMPLES" \
+      --json "$run/eval.json"
+  done
+fi
+
+if [[ $STAGE == export || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")
+    [ -f "$run/model.onnx" ] || $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
+      ${HELD_OUT:+--held-out "$HELD_OUT"}
+  done
+fi
