@@ -9,7 +9,7 @@ from neurozoo.cli import main
 
 def test_list_architectures(capsys):
     assert main(["list", "--kind", "architectures", "vgg*"]) == 0
-    assert capsys.readouterr().out.split() == ["vgg11", "vgg16"]
+    assert capsys.readouterr().out.split() == ["vgg11", "vgg16", "vgg16_std"]
 
 
 def test_info_shows_a_record(capsys):

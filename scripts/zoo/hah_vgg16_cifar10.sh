@@ -10,7 +10,7 @@
 #   RUNS=~/neurozoo-runs/hah-full DATA=../shared/data bash scripts/zoo/hah_vgg16_cifar10.sh [train|eval|export|all]
 #
 # Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
-#   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 ATTACK_SAMPLES=16 RUNS=/tmp/hah-full-check bash scripts/zoo/hah_vgg16_cifar10.sh
+#   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 ATTACK_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/hah-full-check bash scripts/zoo/hah_vgg16_cifar10.sh
 set -euo pipefail
 RUNS=${RUNS:-$HOME/neurozoo-runs/hah-full}
 DATA=${DATA:-../shared/data}
@@ -21,6 +21,7 @@ EPOCHS=${EPOCHS:-20}
 LIMIT=${LIMIT:-}                    # empty: all 50,000 training images
 TRAIN_EVAL_LIMIT=${TRAIN_EVAL_LIMIT:-1000}  # test images scored after each epoch (monitoring only)
 EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
+HELD_OUT=${HELD_OUT:-}              # test images of the export's int8 accuracy check (empty: its default)
 ATTACK_SAMPLES=${ATTACK_SAMPLES:-1000}
 ARMS=${ARMS:-"vgg16_std hah"}
 STAGE=${1:-all}
@@ -82,6 +83,7 @@ fi
 if [[ $STAGE == export || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(run_of "$arm")
-    [ -f "$run/model.onnx" ] || $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA"
+    [ -f "$run/model.onnx" ] || $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
+      ${HELD_OUT:+--held-out "$HELD_OUT"}
   done
 fi
