@@ -75,7 +75,10 @@ fi
 if [[ $STAGE == export || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(run_of "$arm")
-    [ -f "$run/model.onnx" ] || $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
-      ${HELD_OUT:+--held-out "$HELD_OUT"}
+    [ -f "$run/model.onnx" ] && continue
+    # the int8 gate may refuse model.int8.onnx (a one-line error, exit 2) after writing model.onnx: say so
+    # and go on; no model.onnx at all is a failure
+    $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" ${HELD_OUT:+--held-out "$HELD_OUT"} ||
+      { [ -f "$run/model.onnx" ] && echo "$run: fp32 ONNX only, int8 refused by the export gate (above)"; }
   done
 fi
