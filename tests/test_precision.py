@@ -57,6 +57,21 @@ class Float32Net(FragileNet):
     precision = "fp32"
 
 
+class Backboned(nn.Module):
+    """A net that calls a declared net's ``embed``, as BinEnc calls its backbone's."""
+
+    def __init__(self, num_classes: int, in_chans: int = 3):
+        super().__init__()
+        self.backbone = Float32Net(num_classes, in_chans)
+        self.head = nn.Linear(16, num_classes)
+
+    def embed(self, x):
+        return self.backbone.embed(x)
+
+    def classify(self, z):
+        return self.head(z)
+
+
 class Float32CE(TrainingMethod):
     name = "float32_ce"
     precision = "fp32"
@@ -67,6 +82,7 @@ class PolicyPlugin:
     def register_architectures(self, register):
         register(Architecture("fragile_net", FragileNet, (3, 8, 8), "test: a bf16-fragile finite difference"))
         register(Architecture("float32_net", Float32Net, (3, 8, 8), "test: a net declared fp32"))
+        register(Architecture("backboned_net", Backboned, (3, 8, 8), "test: a declared net as a backbone"))
 
     @hookimpl
     def register_methods(self, register):
@@ -117,6 +133,19 @@ def test_declared_modules_run_in_float32_under_autocast_only_inside_the_context(
         assert torch.is_autocast_enabled("cpu")  # restored after the float32 region
     assert seen == {"stem_out": torch.bfloat16, "lin_in": torch.float32, "lin_out": torch.float32}
     assert "forward" not in model.net.difference.__dict__  # the region is gone with the context
+
+
+def test_a_declared_net_used_as_a_backbone_is_a_float32_region_through_embed():
+    model = _model("backboned_net")
+    policy = precision.resolve(model)
+    assert policy == Policy("bf16", ("net.backbone",), ("module Float32Net",))
+    seen = {}
+    model.net.backbone.stem[1].register_forward_hook(lambda m, i, o: seen.update(backbone=o.dtype))
+    model.net.head.register_forward_hook(lambda m, i, o: seen.update(head=o.dtype))
+    with precision.autocast(model, policy, "cpu"):
+        model(torch.rand(4, 3, 8, 8))
+    assert seen == {"backbone": torch.float32, "head": torch.bfloat16}
+    assert not {"forward", "embed", "classify"} & set(model.net.backbone.__dict__)
 
 
 def test_float32_region_is_left_cleanly_when_the_forward_raises():

@@ -12,8 +12,9 @@ bf16 cannot compute, with one class attribute, ``precision = "fp32"``:
   in training and in evaluation;
 - on any other ``nn.Module`` class: every call of such a module inside a net runs with autocast
   off and its floating-point inputs cast to float32 (its output is float32; what follows it
-  autocasts again). The region is the module's ``forward``, so the class must be one that is
-  called (``module(x)``), not one whose methods are called directly.
+  autocasts again). The region covers the module's ``forward`` (``module(x)``) and, for a net of
+  the neurozoo protocol used inside another (a backbone), its ``embed`` and ``classify``; other
+  methods called directly are not covered.
 
 :func:`resolve` turns the declarations of a model and its method into the effective
 :class:`Policy`; :func:`autocast` is the one context that honours it. The engine's training step
@@ -116,38 +117,41 @@ def autocast(model: nn.Module, policy: Policy, device: torch.device | str) -> It
         return
     device_type = torch.device(device).type
     modules = [model.get_submodule(name) for name in policy.fp32_modules]
-    with torch.autocast(device_type, dtype=torch.bfloat16), _float32_forwards(modules, device_type):
+    with torch.autocast(device_type, dtype=torch.bfloat16), _float32_regions(modules, device_type):
         yield
 
 
-_NO_FORWARD = object()
+# the methods a float32 region covers: forward (what module(x) calls) and the net protocol's entry points
+REGION_METHODS = ("forward", "embed", "classify")
+_NOT_SET = object()
 
 
 @contextlib.contextmanager
-def _float32_forwards(modules: list[nn.Module], device_type: str) -> Iterator[None]:
+def _float32_regions(modules: list[nn.Module], device_type: str) -> Iterator[None]:
     """Make every call of ``modules`` run without autocast on float32 inputs, for the block only.
 
-    The bound ``forward`` is shadowed by an instance attribute (what ``module(x)`` calls) and
-    restored afterwards; unlike a pre-hook/post-hook pair this also leaves autocast right when the
-    forward raises.
+    Each bound method of ``REGION_METHODS`` the module has is shadowed by an instance attribute
+    and restored afterwards; unlike a pre-hook/post-hook pair this also covers methods that are not
+    ``forward`` and leaves autocast right when the call raises.
     """
-    saved = [(module, module.__dict__.get("forward", _NO_FORWARD)) for module in modules]
-    for module in modules:
-        module.forward = _float32_forward(module.forward, device_type)
+    saved = [(module, name, module.__dict__.get(name, _NOT_SET))
+             for module in modules for name in REGION_METHODS if hasattr(module, name)]
+    for module, name, _ in saved:
+        setattr(module, name, _float32_call(getattr(module, name), device_type))
     try:
         yield
     finally:
-        for module, previous in saved:
-            if previous is _NO_FORWARD:
-                del module.forward
+        for module, name, previous in saved:
+            if previous is _NOT_SET:
+                delattr(module, name)
             else:
-                module.forward = previous
+                setattr(module, name, previous)
 
 
-def _float32_forward(forward, device_type: str):
+def _float32_call(method, device_type: str):
     def run(*args, **kwargs):
         with torch.autocast(device_type, enabled=False):
-            return forward(*_to_float32(args), **_to_float32(kwargs))
+            return method(*_to_float32(args), **_to_float32(kwargs))
 
     return run
 
