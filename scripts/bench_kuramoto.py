@@ -139,6 +139,24 @@ def conv_floor(batch_size, timesteps, kernel_size=13, channels=8, size=32):
     return timed(run, 0)[0]
 
 
+def conv_rate(batch_size, channels=8, size=32, kernel_size=13, repeats=5):
+    """GFLOP/s (of CPU time, best of ``repeats``) of one forward coupling convolution at the batch,
+    and of a 1024^3 ``torch.mm``: how close the convolution runs to this core's matrix-multiply rate."""
+    x = torch.randn(batch_size, channels, size, size).contiguous(memory_format=torch.channels_last)
+    kernel = torch.randn(channels, channels, kernel_size, kernel_size).contiguous(memory_format=torch.channels_last)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    cases = {
+        "conv": (lambda: F.conv2d(x, kernel, padding=kernel_size // 2),
+                 2 * batch_size * channels * size * size * channels * kernel_size ** 2),
+        "mm": (lambda: a @ b, 2 * 1024 ** 3),
+    }
+    rates = {}
+    for name, (fn, flops) in cases.items():
+        fn()
+        rates[name] = flops / min(timed(fn, 0)[0] for _ in range(repeats)) / 1e9
+    return rates["conv"], rates["mm"]
+
+
 def grads_of(engine):
     return {name: p.grad.detach().double().clone() for name, p in engine.net.named_parameters() if p.grad is not None}
 
@@ -195,7 +213,7 @@ def compare(arch, names, batch, rounds, timesteps, fidelity_batch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--archs", default="komplexnet,komplexnet_fb")
+    parser.add_argument("--archs", default="komplexnet,komplexnet_fb", help='"": the convolution rate only')
     parser.add_argument("--variants", default="one_call,compiled", help="compared with the library at --batch")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
@@ -205,9 +223,15 @@ def main():
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {args.batch}, T = {args.timesteps}, "
           f"{args.rounds} rounds; times are CPU seconds of this process")
+    conv, mm = conv_rate(args.batch)
+    print(f"one forward coupling convolution at batch {args.batch}: {conv:.0f} GFLOP/s, {conv / mm:.0%} of a 1024^3 "
+          f"torch.mm ({mm:.0f} GFLOP/s)")
+    archs = [a for a in args.archs.split(",") if a]
+    if not archs:
+        return
     batch = real_batch(args.data_dir, args.batch)
     floor = conv_floor(args.batch, args.timesteps)
-    for arch in args.archs.split(","):
+    for arch in archs:
         print(f"{arch}, batch {args.batch}:")
         step = compare(arch, ["library", *args.variants.split(",")], batch, args.rounds, args.timesteps,
                        args.fidelity_batch)
