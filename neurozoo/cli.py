@@ -119,10 +119,15 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_plugins(args) -> int:
+    console = Console()
     table = Table("plugin", "distribution", "hooks", "status")
-    for info in plugins.list_plugins():
-        table.add_row(info.name, info.distribution, ", ".join(info.hooks), info.error or "loaded")
-    Console().print(table)
+    infos = plugins.list_plugins()
+    for info in infos:
+        table.add_row(info.name, info.distribution, ", ".join(info.hooks), "failed (below)" if info.error else "loaded")
+    console.print(table)
+    for info in infos:  # whole lines, not table cells: an error must stay readable (and greppable) at any width
+        if info.error:
+            console.print(f"{info.name}: {info.error}", highlight=False, soft_wrap=True)
     return 0
 
 

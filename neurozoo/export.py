@@ -37,7 +37,7 @@ import torch
 
 from neurozoo import __version__
 from neurozoo.checkpoint import WEIGHTS_NAME, _weights_bytes, atomic_write_bytes, sha256_file
-from neurozoo.errors import NeurozooError
+from neurozoo.errors import ConfigError, NeurozooError
 from neurozoo.model import NeurozooModel
 from neurozoo.onnx_metadata import OnnxMetadata
 
@@ -316,12 +316,24 @@ def _export_fp32(model: NeurozooModel, opset: int | None):
             verbose=False,
         )
     except Exception as exc:  # the exporter raises many types; all mean "this graph does not export"
+        refusal = _model_refusal(exc)
+        if refusal is not None:  # the model itself said why it cannot be exported: that line is the error
+            raise ExportError(str(refusal)) from exc
         raise ExportError(
             f"torch.onnx.export failed for arch {model.config['arch']!r} (method {model.config['method']!r}): "
             f"{type(exc).__name__}: {exc}. Every layer must be traceable by torch.export with a dynamic "
             "batch: complex values as real pairs, no data-dependent Python control flow"
         ) from exc
     return program.model_proto
+
+
+def _model_refusal(exc: BaseException) -> ConfigError | None:
+    """The ConfigError a model raised under export, from the exporter's chain of wrapped errors."""
+    while exc is not None:
+        if isinstance(exc, ConfigError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _stamp(model_proto, metadata: OnnxMetadata) -> bytes:

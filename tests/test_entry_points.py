@@ -74,5 +74,5 @@ def test_plugins_command_shows_distributions_and_failures(site):
     result = _run(site, "from neurozoo.cli import main; raise SystemExit(main(['plugins']))")
     assert result.returncode == 0, result.stderr
     assert "nz_good 1.0" in result.stdout
-    assert "missing dependency" in result.stdout
+    assert "broken: failed to import 'nz_broken'" in result.stdout and "missing dependency xyz" in result.stdout
     assert "baseline" in result.stdout

@@ -142,6 +142,11 @@ class KomplexNet(nn.Module):
 
     def _oracle_phases(self, background: torch.Tensor, amplitude: torch.Tensor) -> torch.Tensor:
         masks = self._masks
+        if masks is None and torch.compiler.is_exporting():
+            raise ConfigError(
+                "komplexnet_oracle cannot be exported: its phases come from ground-truth object masks, which an "
+                "ONNX graph has no input for; export a komplexnet checkpoint instead"
+            )
         if masks is None and not (amplitude > 0).any():
             return background  # no active unit: every phase gives the same output (e.g. a blank image)
         if masks is None:
