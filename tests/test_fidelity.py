@@ -46,13 +46,6 @@ HEAVY = {"resnet18", "vgg11", "vgg16", "vgg16_std", "mobilenetv2", "densenet121"
 # own cases run T = 15), the larger timm nets on 16 x 16 centre crops
 BASELINE_ARCH_KWARGS = {arch: {"timesteps": 3} for arch in ("komplexnet", "komplexnet_fb", "komplexnet_random")}
 BASELINE_CROP = {"mobilenetv2": 16, "densenet121": 16, "efficientnetv2_s": 16}
-# known to fail, with the measurement (strict: a pass means the note is out of date)
-HAH_AFTER_STEPS = ("HaH's hard top-k selections make its forward discontinuous: after 3 steps float32 and "
-                   "float64 keep different units (hah: 6, 50, 130, 599, 642, 1388 of 524,288 activations differ "
-                   "in HaH blocks 1-6 on these 8 images; none at initialisation), so even float32 gradients have "
-                   "layer cosines down to 0.30 (hah) and 0.36 (baseline) against float64; no precision short "
-                   "of float64 agrees")
-AFTER_STEPS_XFAIL = {"hah-hah_vgg16": HAH_AFTER_STEPS, "baseline-hah_vgg16": HAH_AFTER_STEPS}
 # architectures the baseline cannot train (their forward needs what only one method gives): they are
 # checked under that method instead
 OWN_METHOD = {"komplexnet_oracle": "kuramoto"}  # its phases come from the object masks the kuramoto method passes
@@ -95,10 +88,8 @@ def cases() -> list[Case]:
     return sorted(found, key=str)
 
 
-def _param(case: Case, known_failures: dict[str, str] | None = None):
+def _param(case: Case):
     marks = [pytest.mark.slow] if case.arch in HEAVY else []
-    if str(case) in (known_failures or {}):
-        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=known_failures[str(case)]))
     return pytest.param(case, id=str(case), marks=marks)
 
 
@@ -145,7 +136,7 @@ def test_gradients_agree_with_float64_at_initialisation(case, shared_data):
     assert not report.failures(), f"{case} at initialisation: {report}"
 
 
-@pytest.mark.parametrize("case", [_param(c, AFTER_STEPS_XFAIL) for c in cases()])
+@pytest.mark.parametrize("case", [_param(c) for c in cases()])
 def test_gradients_agree_with_float64_after_training_steps(case, shared_data):
     check, *train = _batches(case, shared_data)
     engine = _engine(case)

@@ -202,6 +202,23 @@ def test_float64_pass_keeps_casts_meant_to_leave_bf16_in_float64():
     assert torch.ones(2).float().dtype == torch.float32
 
 
+def test_float64_pass_replays_the_engine_pass_top_k_selections_and_counts_changes():
+    values = torch.tensor([[3.0, 1.0, 2.0, 0.5]])
+    with Float32Draws() as engine_pass:
+        kept = torch.topk(values, 2).indices
+    assert engine_pass.selections[0].tolist() == kept.tolist() == [[0, 2]]
+    near_tie = torch.tensor([[3.0, 2.0 + 1e-12, 2.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    with Float64Reference(engine_pass.selections) as reference:
+        result = near_tie.topk(2, dim=-1)
+    assert result.indices.tolist() == [[0, 2]]  # the engine's units, though float64 ranks unit 1 above 2
+    assert result.values.tolist() == [[3.0, 2.0]] and result.values.dtype == torch.float64
+    result.values.sum().backward()
+    assert near_tie.grad.tolist() == [[1.0, 0.0, 1.0, 0.0]]
+    assert (reference.selected, reference.selection_changes) == (2, 1)
+    with pytest.raises(RuntimeError, match="more top-k selections"), Float64Reference([]):
+        near_tie.topk(2)
+
+
 def test_fidelity_check_fails_bf16_small_differences_and_passes_their_float32_region():
     batch = _batch()
     fragile = gradient_fidelity(_model(), TrainingMethod(), batch)

@@ -17,6 +17,13 @@ random stream seeded alike, and random draws are made in float32 and cast to the
 (torch's float64 generator consumes the stream differently, so a float64 ``rand_like`` would
 otherwise draw other numbers than the float32 one).
 
+Hard selections are replayed the same way: the units a ``torch.topk`` picks in the engine's pass are
+the units it returns in the float64 pass (values read from float64 tensors at those indices). A
+forward built on top-k cuts (HaH) is piecewise: where two values nearly tie, float32 and float64 can
+keep different units, and the two gradients then belong to different pieces, which says nothing about
+the precision of either. How many units the float64 pass would have chosen differently is reported
+(``selection_changes`` of ``selected`` units), so the discontinuity stays visible.
+
 Parameter groups are layers: the parameters a module holds itself (a conv's weight and bias, a
 BatchNorm's scale and shift), named after the module (``net.body.layer1.0.bn1``; a method's
 extra modules under ``extra.``). Per group the report gives the cosine between the two
@@ -72,6 +79,8 @@ class FidelityReport:
 
     groups: tuple[GroupFidelity, ...]
     policy: Policy
+    selected: int = 0  # units kept by torch.topk in the step (replayed in the float64 pass)
+    selection_changes: int = 0  # of those, units the float64 pass would have replaced by others
 
     def failures(self, min_cosine: float = MIN_COSINE,
                  norm_ratio: tuple[float, float] = NORM_RATIO) -> list[GroupFidelity]:
@@ -87,9 +96,11 @@ class FidelityReport:
     def summary(self) -> str:
         ratios = [g.norm_ratio for g in self.compared()]
         worst = self.worst()
+        selections = (f", top-k selections replayed: {self.selection_changes} of {self.selected:,} kept units "
+                      "differ in float64" if self.selected else "")
         return (f"{self.policy.describe()}: min cosine {worst.cosine:.4f} ({worst.name}), norm ratio "
                 f"{min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} of {len(self.groups)} groups, "
-                f"{len(self.failures())} failing")
+                f"{len(self.failures())} failing{selections}")
 
     def __str__(self) -> str:
         width = max(len(g.name) for g in self.groups)
@@ -120,11 +131,13 @@ def gradient_fidelity(model: nn.Module, method, batch, *, precision: str = "bf16
     # the same memory layout too: rand_like fills memory in order, so the layout decides which
     # element gets which number
     reference = _copy_engine(model, method, device, "fp32", channels_last, torch.float64, phase_index, epoch, step)
-    grads = _layer_gradients(engine, batch, seed, Float32Draws())
-    exact = _layer_gradients(reference, _to_float64(batch), seed, Float64Reference())
+    engine_pass = Float32Draws()
+    grads = _layer_gradients(engine, batch, seed, engine_pass)
+    reference_pass = Float64Reference(engine_pass.selections)
+    exact = _layer_gradients(reference, _to_float64(batch), seed, reference_pass)
     total = math.sqrt(sum(float(g.square().sum()) for g in exact.values() if g is not None))
     groups = tuple(_compare(name, grads[name], exact[name], negligible * total) for name in exact)
-    return FidelityReport(groups, engine.policy)
+    return FidelityReport(groups, engine.policy, reference_pass.selected, reference_pass.selection_changes)
 
 
 def engine_fidelity(engine: Engine, batch, **options) -> FidelityReport:
@@ -190,14 +203,22 @@ def _to_float64(batch):
 class Float32Draws(TorchFunctionMode):
     """Random draws (``rand``, ``randn``, their ``_like`` forms, ``uniform_``, ``normal_``) made in
     float32 and cast to the dtype asked for, so passes in different dtypes draw the same numbers.
-    (Dropout masks come from ``bernoulli_``, whose draws do not depend on the dtype.)"""
+    (Dropout masks come from ``bernoulli_``, whose draws do not depend on the dtype.) The indices
+    of every ``topk`` are kept in ``selections``, in call order, for the float64 pass to replay."""
 
     FACTORIES = (torch.rand, torch.randn)
     LIKE = (torch.rand_like, torch.randn_like)
     IN_PLACE = (torch.Tensor.uniform_, torch.Tensor.normal_)
+    TOPK = (torch.topk, torch.Tensor.topk)
+
+    def __init__(self):
+        super().__init__()
+        self.selections: list[torch.Tensor] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
+        if func in self.TOPK:
+            return self._topk(func, args, kwargs)
         if func in self.FACTORIES or func in self.LIKE:
             dtype = kwargs.get("dtype") or (args[0].dtype if func in self.LIKE else torch.get_default_dtype())
             if dtype.is_floating_point and dtype != torch.float32:
@@ -208,10 +229,37 @@ class Float32Draws(TorchFunctionMode):
                 return target.copy_(func(torch.empty_like(target, dtype=torch.float32), *args[1:], **kwargs))
         return func(*args, **kwargs)
 
+    def _topk(self, func, args, kwargs):
+        result = func(*args, **kwargs)
+        self.selections.append(result.indices)
+        return result
+
+
+def _topk_dim(args, kwargs) -> int:
+    """The dimension of a ``topk(input, k, dim=-1, largest=True, sorted=True)`` call."""
+    return kwargs.get("dim", args[2] if len(args) > 2 else -1)
+
 
 class Float64Reference(Float32Draws):
     """The float64 pass: float64 is the default dtype and ``tensor.float()`` gives float64 (a cast
     meant to leave bf16 keeps full precision), with :class:`Float32Draws`' random numbers."""
+
+    def __init__(self, selections: list[torch.Tensor] = ()):
+        super().__init__()
+        self._replay = list(selections)
+        self.selected = self.selection_changes = 0
+
+    def _topk(self, func, args, kwargs):
+        """The engine pass's units, with this pass's values; counts the units it would have changed."""
+        if not self._replay:
+            raise RuntimeError("the float64 pass made more top-k selections than the engine pass")
+        source, dim = args[0], _topk_dim(args, kwargs)
+        indices = self._replay.pop(0).to(source.device)
+        own = func(*args, **kwargs).indices
+        kept = torch.zeros_like(source, dtype=torch.bool).scatter_(dim, indices, True)
+        self.selected += indices.numel()
+        self.selection_changes += int((kept & ~torch.zeros_like(kept).scatter_(dim, own, True)).sum())
+        return torch.return_types.topk((source.gather(dim, indices), indices))
 
     def __enter__(self):
         self._default = torch.get_default_dtype()
