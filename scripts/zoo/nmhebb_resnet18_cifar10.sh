@@ -23,6 +23,7 @@
 # metrics.jsonl shows), LIMIT (train on the first N training images; default all), EVAL_LIMIT (first N
 # test images of the evaluation; default all), HELD_OUT (test images of the export's int8 accuracy gate;
 # default the export's: all),
+# DEVICE (cpu or cuda, default cpu: training and evaluation; on a CUDA GPU also EPOCHS for the paper's budget),
 # NZ (the neurozoo command, default .venv/bin/neurozoo: run from the repository root), OMP_NUM_THREADS (default 1).
 # A quick end-to-end check: EPOCHS=1 LIMIT=512 EVAL_LIMIT=64 HELD_OUT=64 RUNS=/tmp/nmhebb-zoo-check bash scripts/zoo/...
 # model.int8.onnx is written only if it loses at most 1 pp of top-1 against fp32 on the held-out images; a
@@ -35,6 +36,7 @@ EPOCHS=${EPOCHS:-15}
 PRECISION=${PRECISION:-fp32}
 SELECT=${SELECT:-best}
 LIMIT=${LIMIT:-}
+DEVICE=${DEVICE:-cpu}
 EVAL_LIMIT=${EVAL_LIMIT:-}
 read -r -a NZ <<< "${NZ:-.venv/bin/neurozoo}"
 STAGE=${1:-all}
@@ -42,9 +44,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 
 COMMON=(--arch resnet18 --dataset cifar10 --epochs "$EPOCHS" --batch-size 128 --seed 0 --val-fraction 0.1
-        --select "$SELECT" --precision "$PRECISION" --eval-limit 0 --data-dir "$DATA")
+        --select "$SELECT" --precision "$PRECISION" --eval-limit 0 --data-dir "$DATA" --device "$DEVICE")
 if [ -n "$LIMIT" ]; then COMMON+=(--limit "$LIMIT"); fi
-EVAL_OPTS=(--dataset cifar10 --data-dir "$DATA")
+EVAL_OPTS=(--dataset cifar10 --data-dir "$DATA" --device "$DEVICE")
 EXPORT_OPTS=(--int8 --data-dir "$DATA")
 if [ -n "$EVAL_LIMIT" ]; then EVAL_OPTS+=(--limit "$EVAL_LIMIT"); fi
 if [ -n "${HELD_OUT:-}" ]; then EXPORT_OPTS+=(--held-out "$HELD_OUT"); fi
