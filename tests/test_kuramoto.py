@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import neurozoo
+from neurozoo.evaluation.accuracy import exact_set_correct
 from neurozoo.training.method import Phase, StepContext
 from neurozoo_plugins.kuramoto.complex_layers import ComplexConv2d, ComplexLinear, ComplexReadout
 from neurozoo_plugins.kuramoto.gabor import gabor_bank
@@ -389,3 +390,17 @@ def test_training_step_of_the_oracle_feeds_the_batch_masks():
     out["loss"].backward()
     assert model.net.readout.f.weight.grad.abs().sum() > 0
     assert model.net.coupling.kernel.grad is None, "no dynamics: the coupling kernel is unused"
+
+
+def test_evaluation_gives_the_oracle_the_masks_of_its_test_images(shared_data):
+    model = neurozoo.create_model("komplexnet_oracle", dataset="multimnist_o25", method="kuramoto",
+                                  method_kwargs={"timesteps": 2})
+    result = neurozoo.evaluate(model, "multimnist_o25", "exact_set,corruption", limit=8, data_dir=shared_data,
+                               batch_size=3, options={"corruption": {"noise_sigmas": [0.3], "corruptions": []}})
+    data = neurozoo.get_dataset("multimnist_o25").load("test", root=shared_data, size=8)
+    images, targets, masks = (torch.stack(parts) for parts in zip(*(data[i] for i in range(8))))
+    with torch.no_grad(), model.net.given_masks(masks):
+        logits = model.eval()(images)
+    assert result["metrics"]["exact_set"]["exact_set"] == pytest.approx(
+        exact_set_correct(logits, targets).float().mean().item())
+    assert 0.0 <= result["metrics"]["corruption"]["noise_sigma_0.3"] <= 1.0

@@ -6,6 +6,12 @@ targets and penultimate embeddings it collected, so every metric that only needs
 shares a single pass. Metrics that need the model itself (corruptions, attacks, hooks on layers)
 use ``ctx.model``, ``ctx.batches()`` and ``ctx.predict()``.
 
+A net whose forward reads the per-object masks of its images (an oracle upper bound, such as the
+kuramoto plugin's ``komplexnet_oracle``) says so with ``reads_masks = True`` and takes them through
+its ``given_masks(masks)`` context manager: the context passes the masks of the batch
+:meth:`EvalContext.batches` yielded last to every :meth:`EvalContext.predict` on that batch (clean
+or perturbed, same images in the same order). Such a net needs a dataset with masks.
+
 A metric declares what it needs with :func:`requires`; ``neurozoo.evaluate`` checks those
 requirements against the model and dataset before any work is done.
 """
@@ -22,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurozoo.errors import ConfigError
 from neurozoo.evaluation.accuracy import correct
 from neurozoo.training import precision
 
@@ -150,6 +157,8 @@ class EvalContext:
         self.curves: list[Curve] = []
         self._splits: dict[str, Any] = {}
         self._outputs: dict[tuple[str, int | None], Outputs] = {}
+        self.reads_masks = self.is_torch and bool(getattr(getattr(model, "net", None), "reads_masks", False))
+        self._batch_masks: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:
@@ -171,7 +180,8 @@ class EvalContext:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(images, targets)`` on ``device`` in dataset order; images float in [0, 1].
 
-        Per-object masks of multi-object sets are dropped (no shared metric reads them).
+        Per-object masks of multi-object sets are not yielded: a model that reads them gets them in
+        :meth:`predict` (module doc).
         """
         loader = torch.utils.data.DataLoader(self.data(split, limit=limit), batch_size=self.batch_size)
         task = None
@@ -179,6 +189,13 @@ class EvalContext:
             task = self.progress.add_task(description or f"{split or self.split}", total=len(loader))
         for batch in loader:
             images, targets = batch[0], batch[1]
+            if self.reads_masks:
+                if len(batch) < 3:
+                    raise ConfigError(
+                        f"this model reads the per-object masks of its images and dataset {self.dataset.name!r} "
+                        "has none: evaluate it on a multi-object set with masks (e.g. multimnist_o25)"
+                    )
+                self._batch_masks = batch[2].to(self.device)
             images = images.to(self.device, non_blocking=True)
             if self.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -196,7 +213,8 @@ class EvalContext:
 
     def predict(self, images: torch.Tensor, *, return_embedding: bool = False):
         """Logits (float32) for a batch without gradients; with ``return_embedding`` also the embedding."""
-        with torch.inference_mode(), self.autocast():
+        masks = self.model.net.given_masks(self._batch_masks) if self.reads_masks else contextlib.nullcontext()
+        with torch.inference_mode(), self.autocast(), masks:
             if return_embedding:
                 logits, embedding = self.model(images, return_embedding=True)
                 return logits.float(), embedding.float()

@@ -16,7 +16,8 @@ Two baselines replace the dynamics by fixed phases (every timestep computes the 
 authors' ``phase_mode='ideal'``, the paper's upper bound) sets them from the ground-truth object
 masks, see :func:`oracle_phases`. The oracle needs the masks in its forward pass: the caller
 provides them with ``with net.given_masks(masks): ...`` (the kuramoto method's training step and
-``synchrony`` metric do); without them it raises a ConfigError.
+``synchrony`` metric do, and ``neurozoo.evaluate`` for every metric, as the net says
+``reads_masks``); without them it raises a ConfigError.
 
 Initial phases: uniform(-pi, pi) drawn afresh for every image in training (as the authors do); in
 eval mode the buffer ``initial_phase`` (drawn once from a generator seeded by ``phase_seed``, saved
@@ -162,6 +163,11 @@ class KomplexNet(nn.Module):
         else:
             offset = torch.full((len(background),), math.pi / count, dtype=background.dtype, device=background.device)
         return oracle_phases(masks.to(background.device), background, offset)
+
+    @property
+    def reads_masks(self) -> bool:
+        """Whether the forward needs the object masks (the evaluation then passes them)."""
+        return self.phase_dynamics == "oracle"
 
     @contextlib.contextmanager
     def given_masks(self, masks: torch.Tensor | None):
