@@ -7,6 +7,7 @@ ONNX runtime all work on plain [0, 1] pixels. ``model.config`` is the checkpoint
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,24 @@ class NeurozooModel(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.embed(self.normalize(x))
+
+    @property
+    def reads_masks(self) -> bool:
+        """Whether the net's forward reads the per-object masks of its images (an oracle upper
+        bound declares ``reads_masks = True`` and takes them through ``given_masks(masks)``)."""
+        return bool(getattr(self.net, "reads_masks", False))
+
+    def batch_masks(self, batch: Sequence, dataset: str) -> contextlib.AbstractContextManager:
+        """A context in which the net sees the object masks of ``batch`` (images, targets, masks),
+        for a net that reads them; a no-op for any other net."""
+        if not self.reads_masks:
+            return contextlib.nullcontext()
+        if len(batch) < 3:
+            raise ConfigError(
+                f"this model reads the per-object masks of its images and dataset {dataset!r} has none: "
+                "use a multi-object set with masks (e.g. multimnist_o25)"
+            )
+        return self.net.given_masks(batch[2].to(self.normalize.mean.device))
 
     @property
     def class_names(self) -> list[str]:

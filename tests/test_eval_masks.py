@@ -1,4 +1,5 @@
-"""A net that reads its images' object masks (``reads_masks``) gets each batch's masks in evaluation."""
+"""A net that reads its images' object masks (``reads_masks``) gets each batch's masks in evaluation
+and in the training engine's per-epoch evaluation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from neurozoo.errors import ConfigError
 from neurozoo.evaluation.context import EvalContext
+from neurozoo.model import NeurozooModel
 
 
 class MaskCounter(nn.Module):
@@ -30,20 +32,29 @@ class MaskCounter(nn.Module):
         finally:
             self.masks = None
 
-    def forward(self, images):
-        if self.masks is None or len(self.masks) != len(images):
+    def embed(self, x):
+        if self.masks is None or len(self.masks) != len(x):
             raise ConfigError("no masks for this batch")
-        return self.masks.flatten(2).sum(-1).float() + 0 * images.flatten(1)[:, :1]
+        return self.masks.flatten(2).sum(-1).float() + 0 * x.flatten(1)[:, :1]
+
+    def classify(self, z):
+        return z
 
 
-class Wrapper(nn.Module):  # the NeurozooModel shape: the net under .net, forward(images, return_embedding=)
-    def __init__(self, net):
+def _model(net: nn.Module) -> NeurozooModel:
+    return NeurozooModel(net, {"mean": [0.0], "std": [1.0]})
+
+
+class Linear(nn.Module):
+    def __init__(self):
         super().__init__()
-        self.net = net
+        self.lin = nn.Linear(36, 2)
 
-    def forward(self, images, return_embedding=False):
-        logits = self.net(images)
-        return (logits, logits) if return_embedding else logits
+    def embed(self, x):
+        return x.flatten(1)
+
+    def classify(self, z):
+        return self.lin(z)
 
 
 def _dataset(with_masks: bool, count: int = 10):
@@ -59,7 +70,7 @@ def _dataset(with_masks: bool, count: int = 10):
 
 def test_every_prediction_sees_the_masks_of_its_batch():
     record, masks = _dataset(with_masks=True)
-    ctx = EvalContext(Wrapper(MaskCounter()), record, batch_size=4)  # 3 batches, the last one short
+    ctx = EvalContext(_model(MaskCounter()), record, batch_size=4)  # 3 batches, the last one short
     assert ctx.reads_masks
     torch.testing.assert_close(ctx.outputs().logits, masks.flatten(2).sum(-1).float())
     seen = []
@@ -70,14 +81,13 @@ def test_every_prediction_sees_the_masks_of_its_batch():
 
 def test_a_dataset_without_masks_is_refused_in_one_line():
     record, _ = _dataset(with_masks=False)
-    ctx = EvalContext(Wrapper(MaskCounter()), record, batch_size=4)
+    ctx = EvalContext(_model(MaskCounter()), record, batch_size=4)
     with pytest.raises(ConfigError, match="reads the per-object masks of its images and dataset 'toy_objects' has none"):
         ctx.outputs()
 
 
 def test_other_models_never_see_masks():
     record, _ = _dataset(with_masks=True)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
-    ctx = EvalContext(Wrapper(net), record, batch_size=4)
+    ctx = EvalContext(_model(Linear()), record, batch_size=4)
     assert not ctx.reads_masks
     assert ctx.outputs().logits.shape == (10, 2)

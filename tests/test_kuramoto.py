@@ -6,6 +6,7 @@ References are written independently of the plugin: complex layers with torch co
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -404,3 +405,11 @@ def test_evaluation_gives_the_oracle_the_masks_of_its_test_images(shared_data):
     assert result["metrics"]["exact_set"]["exact_set"] == pytest.approx(
         exact_set_correct(logits, targets).float().mean().item())
     assert 0.0 <= result["metrics"]["corruption"]["noise_sigma_0.3"] <= 1.0
+
+
+def test_the_oracle_trains_with_validation_and_test_passes_that_give_it_the_masks(shared_data, tmp_path):
+    run = neurozoo.train("kuramoto", "komplexnet_oracle", "multimnist_o25", data_dir=shared_data, out=tmp_path / "run",
+                         epochs=1, batch_size=8, limit=32, eval_limit=8, val_fraction=0.25, select="best",
+                         options={"timesteps": 2})
+    epoch = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0.0 <= epoch["val_exact_set"] <= 1.0 and 0.0 <= epoch["test_exact_set"] <= 1.0

@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurozoo.errors import ConfigError
 from neurozoo.evaluation.accuracy import correct
 from neurozoo.training import precision
 
@@ -157,8 +156,8 @@ class EvalContext:
         self.curves: list[Curve] = []
         self._splits: dict[str, Any] = {}
         self._outputs: dict[tuple[str, int | None], Outputs] = {}
-        self.reads_masks = self.is_torch and bool(getattr(getattr(model, "net", None), "reads_masks", False))
-        self._batch_masks: torch.Tensor | None = None
+        self.reads_masks = self.is_torch and bool(getattr(model, "reads_masks", False))
+        self._batch: Sequence | None = None  # the last batch batches() yielded, for a model that reads masks
 
     @property
     def num_classes(self) -> int:
@@ -190,12 +189,8 @@ class EvalContext:
         for batch in loader:
             images, targets = batch[0], batch[1]
             if self.reads_masks:
-                if len(batch) < 3:
-                    raise ConfigError(
-                        f"this model reads the per-object masks of its images and dataset {self.dataset.name!r} "
-                        "has none: evaluate it on a multi-object set with masks (e.g. multimnist_o25)"
-                    )
-                self._batch_masks = batch[2].to(self.device)
+                self.model.batch_masks(batch, self.dataset.name)  # no masks: refused before any forward
+                self._batch = batch
             images = images.to(self.device, non_blocking=True)
             if self.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -213,7 +208,7 @@ class EvalContext:
 
     def predict(self, images: torch.Tensor, *, return_embedding: bool = False):
         """Logits (float32) for a batch without gradients; with ``return_embedding`` also the embedding."""
-        masks = self.model.net.given_masks(self._batch_masks) if self.reads_masks else contextlib.nullcontext()
+        masks = self.model.batch_masks(self._batch, self.dataset.name) if self.reads_masks else contextlib.nullcontext()
         with torch.inference_mode(), self.autocast(), masks:
             if return_embedding:
                 logits, embedding = self.model(images, return_embedding=True)
