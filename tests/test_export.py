@@ -208,6 +208,29 @@ def test_a_model_noisier_than_the_limit_is_checked_against_its_own_fp32_noise(tm
     assert f"limit {report.fp32_limit:.1e}" in report.summary()
 
 
+class _LayoutSensitive(nn.Module):
+    """Logits 3e-4 apart in the channels_last layout (as convolution kernels of another layout round
+    differently), 5e-4 apart in the exported graph."""
+
+    def embed(self, x):
+        z = x.flatten(1)[:, :2]
+        if torch.compiler.is_exporting():
+            return z + 5e-4
+        return z + 3e-4 if not x.is_contiguous() else z
+
+    def classify(self, z):
+        return z
+
+
+def test_the_noise_of_a_model_includes_the_disagreement_of_its_two_layouts(tmp_path):
+    config = build_config("mlp", num_classes=2, input_size=(2, 2, 2), mean=[0.0, 0.0], std=[1.0, 1.0],
+                          class_names=["a", "b"])
+    report = export_onnx(NeurozooModel(_LayoutSensitive(), config), tmp_path)
+
+    assert report.fp32_max_abs_diff == pytest.approx(5e-4, rel=1e-3)
+    assert report.fp32_limit == pytest.approx(6e-4, rel=1e-3)  # twice the layouts' 3e-4
+
+
 def test_bad_export_requests_are_clear_errors(tmp_path):
     model = neurozoo.create_model("mlp", num_classes=3, hidden=(8,))
     with pytest.raises(ValueError, match="needs out_dir="):
