@@ -15,6 +15,7 @@ from torch import nn
 
 import neurozoo
 from neurozoo.evaluation.accuracy import exact_set_correct
+from neurozoo.evaluation.context import EvalContext
 from neurozoo.training.method import Phase, StepContext
 from neurozoo_plugins.kuramoto.complex_layers import ComplexConv2d, ComplexLinear, ComplexReadout
 from neurozoo_plugins.kuramoto.gabor import gabor_bank
@@ -395,13 +396,16 @@ def test_training_step_of_the_oracle_feeds_the_batch_masks():
 
 def test_evaluation_gives_the_oracle_the_masks_of_its_test_images(shared_data):
     model = neurozoo.create_model("komplexnet_oracle", dataset="multimnist_o25", method="kuramoto",
-                                  method_kwargs={"timesteps": 2})
-    result = neurozoo.evaluate(model, "multimnist_o25", "exact_set,corruption", limit=8, data_dir=shared_data,
-                               batch_size=3, options={"corruption": {"noise_sigmas": [0.3], "corruptions": []}})
-    data = neurozoo.get_dataset("multimnist_o25").load("test", root=shared_data, size=8)
+                                  method_kwargs={"timesteps": 2}).eval()
+    record = neurozoo.get_dataset("multimnist_o25")
+    data = record.load("test", root=shared_data)  # evaluate(limit=8) scores its first 8 images
     images, targets, masks = (torch.stack(parts) for parts in zip(*(data[i] for i in range(8))))
     with torch.no_grad(), model.net.given_masks(masks):
-        logits = model.eval()(images)
+        logits = model(images)
+    ctx = EvalContext(model, record, limit=8, batch_size=3, data_dir=str(shared_data), channels_last=False)
+    torch.testing.assert_close(ctx.outputs().logits, logits)  # every batch got its own images' masks
+    result = neurozoo.evaluate(model, "multimnist_o25", "exact_set,corruption", limit=8, data_dir=shared_data,
+                               batch_size=3, options={"corruption": {"noise_sigmas": [0.3], "corruptions": []}})
     assert result["metrics"]["exact_set"]["exact_set"] == pytest.approx(
         exact_set_correct(logits, targets).float().mean().item())
     assert 0.0 <= result["metrics"]["corruption"]["noise_sigma_0.3"] <= 1.0

@@ -270,7 +270,12 @@ def load(
     seed: int = 0,
     size: int | None = None,
 ) -> MultiDigitDataset:
-    """The multi-digit set for ``split`` (train/test); generated once per parameter set, then cached."""
+    """The multi-digit set for ``split`` (train/test); generated once per parameter set, then cached.
+
+    ``size``: how many images to generate (default: as many as the MNIST split has). A smaller set is
+    a draw of its own (the digit positions are drawn for all images together), not the first images
+    of the full set: for those, take the first items of the full split (as ``neurozoo eval --limit``).
+    """
     if split not in DEFAULT_SIZES:
         raise ValueError(f"multi-digit sets have splits {', '.join(DEFAULT_SIZES)}, not {split!r}")
     if n_digits not in (2, 3):
