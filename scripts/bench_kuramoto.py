@@ -54,13 +54,9 @@ DATASET = "multimnist_o25"
 EXACT = 1e-5
 
 
-def one_call_increment(self, b, cos, sin):
-    pulled = torch.stack((b * cos, b * sin))  # (2, N, C, H, W)
-    local = F.conv2d(pulled.flatten(0, 1), self.kernel, padding=self.kernel.shape[-1] // 2)
-    local_cos, local_sin = local.unflatten(0, (2, -1))
-    global_cos, global_sin = pulled.sum(dim=(2, 3, 4), keepdim=True)
-    return self.eta * phase_pull(cos, sin, local_cos - self.epsilon * global_cos,
-                                 local_sin - self.epsilon * global_sin)
+def one_call_local_sums(self, b_cos, b_sin):
+    local = F.conv2d(torch.cat((b_cos, b_sin)), self.kernel, padding=self.kernel.shape[-1] // 2)
+    return local.chunk(2)
 
 
 def one_call_rule(self, magnitude, cos, sin):
@@ -113,41 +109,28 @@ def fft_correlate(kernel: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) 
     return out.real, out.imag
 
 
-def fft_increment(self, b, cos, sin):
-    b_cos, b_sin = b * cos, b * sin
-    local_cos, local_sin = fft_correlate(self.kernel, b_cos, b_sin)
-    global_cos = b_cos.sum(dim=(1, 2, 3), keepdim=True)
-    global_sin = b_sin.sum(dim=(1, 2, 3), keepdim=True)
-    return self.eta * phase_pull(cos, sin, local_cos - self.epsilon * global_cos,
-                                 local_sin - self.epsilon * global_sin)
+def fft_correlate_sums(self, b_cos, b_sin):
+    return fft_correlate(self.kernel, b_cos, b_sin)
 
 
 compiled_increment = torch.compile(KuramotoCoupling.increment, dynamic=False)
 
 
-def mixed_increment(self, b, cos, sin):
-    b_cos, b_sin = b * cos, b * sin
-    padding = self.kernel.shape[-1] // 2
-    if b.dtype == torch.float32:  # the float64 pass of the fidelity test stays float64
-        kernel = self.kernel.bfloat16()
-        local_cos = F.conv2d(b_cos.bfloat16(), kernel, padding=padding).float()
-        local_sin = F.conv2d(b_sin.bfloat16(), kernel, padding=padding).float()
-    else:
-        local_cos = F.conv2d(b_cos, self.kernel, padding=padding)
-        local_sin = F.conv2d(b_sin, self.kernel, padding=padding)
-    global_cos = b_cos.sum(dim=(1, 2, 3), keepdim=True)
-    global_sin = b_sin.sum(dim=(1, 2, 3), keepdim=True)
-    return self.eta * phase_pull(cos, sin, local_cos - self.epsilon * global_cos,
-                                 local_sin - self.epsilon * global_sin)
+def mixed_local_sums(self, b_cos, b_sin):
+    if b_cos.dtype != torch.float32:  # the float64 pass of the fidelity test stays float64
+        return KuramotoCoupling.local_sums(self, b_cos, b_sin)
+    kernel, padding = self.kernel.bfloat16(), self.kernel.shape[-1] // 2
+    return (F.conv2d(b_cos.bfloat16(), kernel, padding=padding).float(),
+            F.conv2d(b_sin.bfloat16(), kernel, padding=padding).float())
 
 
 VARIANTS = {
     "library": {},
-    "one_call": {KuramotoCoupling: {"increment": one_call_increment}, ComplexLayer: {"rule": one_call_rule},
+    "one_call": {KuramotoCoupling: {"local_sums": one_call_local_sums}, ComplexLayer: {"rule": one_call_rule},
                  FeedbackCoupling: {"_from_conv": one_call_from_conv}},
-    "fft": {KuramotoCoupling: {"increment": fft_increment}},
+    "fft": {KuramotoCoupling: {"local_sums": fft_correlate_sums}},
     "compiled": {KuramotoCoupling: {"increment": compiled_increment}},
-    "mixed": {KuramotoCoupling: {"increment": mixed_increment}},
+    "mixed": {KuramotoCoupling: {"local_sums": mixed_local_sums}},
 }
 
 

@@ -188,9 +188,7 @@ class EvalContext:
             task = self.progress.add_task(description or f"{split or self.split}", total=len(loader))
         for batch in loader:
             images, targets = batch[0], batch[1]
-            if self.reads_masks:
-                self.model.batch_masks(batch, self.dataset.name)  # no masks: refused before any forward
-                self._batch = batch
+            self._batch = batch
             images = images.to(self.device, non_blocking=True)
             if self.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)

@@ -51,13 +51,16 @@ class KuramotoCoupling(nn.Module):
         """eta * dphi, from b = tanh(amplitude) and the current cos phi, sin phi (the model computes
         those once per step and shares them with its layers)."""
         b_cos, b_sin = b * cos, b * sin
-        padding = self.kernel.shape[-1] // 2
-        local_cos = F.conv2d(b_cos, self.kernel, padding=padding)
-        local_sin = F.conv2d(b_sin, self.kernel, padding=padding)
+        local_cos, local_sin = self.local_sums(b_cos, b_sin)
         global_cos = b_cos.sum(dim=(1, 2, 3), keepdim=True)
         global_sin = b_sin.sum(dim=(1, 2, 3), keepdim=True)
         return self.eta * phase_pull(cos, sin, local_cos - self.epsilon * global_cos,
                                      local_sin - self.epsilon * global_sin)
+
+    def local_sums(self, b_cos: torch.Tensor, b_sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The local coupling sums K * (b cos phi), K * (b sin phi): two 'same' convolutions."""
+        padding = self.kernel.shape[-1] // 2
+        return F.conv2d(b_cos, self.kernel, padding=padding), F.conv2d(b_sin, self.kernel, padding=padding)
 
     def forward(self, amplitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """One Kuramoto step: the new phase map."""

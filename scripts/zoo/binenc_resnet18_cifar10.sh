@@ -14,6 +14,7 @@
 # Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
 #   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 DEEPFOOL_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/binenc-full-check bash scripts/zoo/binenc_resnet18_cifar10.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/binenc-full}
 DATA=${DATA:-../shared/data}
 PY=${PY:-python}
@@ -75,10 +76,7 @@ fi
 if [[ $STAGE == export || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(run_of "$arm")
-    [ -f "$run/model.onnx" ] && continue
-    # the int8 gate may refuse model.int8.onnx (a one-line error, exit 2) after writing model.onnx: say so
-    # and go on; no model.onnx at all is a failure
-    $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" ${HELD_OUT:+--held-out "$HELD_OUT"} ||
-      { [ -f "$run/model.onnx" ] && echo "$run: fp32 ONNX only, int8 refused by the export gate (above)"; }
+    export_gated "$run" $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
+      ${HELD_OUT:+--held-out "$HELD_OUT"}
   done
 fi

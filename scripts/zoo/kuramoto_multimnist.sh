@@ -29,6 +29,7 @@
 # Cost on a 2-core Zen 3 CPU, one thread: komplexnet ~41 minutes per epoch (11.3 CPU-s per step of 256).
 # A quick end-to-end check: EPOCHS=1 LIMIT=1024 EVAL_LIMIT=64 HELD_OUT=64 RUNS=/tmp/kuramoto-zoo-check bash scripts/zoo/...
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/kuramoto-zoo}
 DATA=${DATA:-../shared/data}
 ARMS=${ARMS:-"realnet komplexnet_random komplexnet komplexnet_fb komplexnet_oracle"}
@@ -93,11 +94,7 @@ evaluate() {  # ARCH
 export_onnx() {  # ARCH: the published arms only (the oracle reads masks, which an ONNX graph has no input for)
   local run=$RUNS/$1
   case $1 in realnet|komplexnet|komplexnet_fb) ;; *) return 0 ;; esac
-  if stale "$run/model.int8.onnx" "$run"; then
-    "${NZ[@]}" export "$run" "${EXPORT[@]}" --out "$run" ||
-      { [ "$run/model.onnx" -nt "$run/model.safetensors" ] &&
-        echo "$run: fp32 ONNX only, int8 refused by the export's accuracy gate (above)"; }
-  fi
+  export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT[@]}" --out "$run"
 }
 
 for arm in $ARMS; do check_arm "$arm"; done  # an unknown arm fails before any work

@@ -29,6 +29,7 @@
 # model.int8.onnx is written only if it loses at most 1 pp of top-1 against fp32 on the held-out images; a
 # refusal is reported and the script goes on (model.onnx is there); no model.onnx at all stops it.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/nmhebb-zoo}
 DATA=${DATA:-../shared/data}
 ARMS=${ARMS:-"A B C"}
@@ -95,11 +96,7 @@ evaluate() {  # ARM
 export_onnx() {  # ARM
   local run
   run=$RUNS/$(folder "$1")
-  if [ ! "$run/model.int8.onnx" -nt "$run/model.safetensors" ]; then
-    "${NZ[@]}" export "$run" "${EXPORT_OPTS[@]}" --out "$run" ||
-      { [ "$run/model.onnx" -nt "$run/model.safetensors" ] &&
-        echo "$run: fp32 ONNX only, int8 refused by the export's accuracy gate (above)"; }
-  fi
+  export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT_OPTS[@]}" --out "$run"
 }
 
 for arm in $ARMS; do folder "$arm" > /dev/null; done  # an unknown arm fails before any work
