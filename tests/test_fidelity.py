@@ -154,3 +154,15 @@ def test_plain_bf16_breaks_kuramoto_dynamics(shared_data):
     report = engine_fidelity(_engine(case), _batches(case, shared_data)[0], policy=Policy("bf16"))
     failing = {g.name for g in report.failures()}
     assert {"net.amplitude", "net.coupling"} <= failing, report
+
+
+def test_resnet18_runs_in_bf16_with_its_stem_conv_in_float32():
+    """The policy the resnet18 cases above check: only the stem conv is a float32 region (and it
+    keeps a Conv2d's state-dict keys, so checkpoints saved before the region existed still load)."""
+    from neurozoo import create_model
+    from neurozoo.training import precision
+
+    model = create_model("resnet18", dataset="cifar10", method="baseline")
+    assert precision.resolve(model) == Policy("bf16", ("net.body.conv1",), ("module Float32Conv2d",))
+    assert isinstance(model.net.body.conv1, torch.nn.Conv2d)
+    assert {"net.body.conv1.weight"} == {k for k in model.state_dict() if k.startswith("net.body.conv1")}

@@ -16,8 +16,9 @@
 #
 # Environment: RUNS (default ~/neurozoo-runs/nmhebb-zoo), DATA (default ../shared/data), ARMS (default
 # "A B C"; e.g. ARMS="B C" while A trains elsewhere: never run one arm in two processes), EPOCHS (15),
-# PRECISION (fp32 or bf16, default fp32: bf16 autocast is ~10x slower than fp32 on a CPU without
-# AVX-512 bf16, such as the Zen 3 hosts seen here; on AVX-512 hosts bf16 is ~2.5x faster),
+# PRECISION (fp32 or bf16, default fp32; every arm of one comparison must use the same): bf16 is the
+# engine's policy, bf16 autocast with resnet18's stem conv in float32, ~2.5x faster than fp32 on CPUs with
+# bf16 units (AVX-512 bf16 / AMX); on CPUs without them (the Zen 3 hosts seen here) it is ~10x slower,
 # SELECT (best or last, default best: the published weights are those of the best validation epoch; with
 # best, NM-Hebb's can come from before phase 2 if an earlier epoch validates better, which its
 # metrics.jsonl shows), LIMIT (train on the first N training images; default all), EVAL_LIMIT (first N
