@@ -11,3 +11,21 @@ export_gated() {
   "$@" || { [ "$run/model.onnx" -nt "$run/model.safetensors" ] &&
             echo "$run: fp32 ONNX only, int8 refused by the export's accuracy gate (above)"; }
 }
+
+# half_gated RUN OUT COMMAND...: make OUT the checkpoint to evaluate and publish: COMMAND, a `neurozoo half
+# RUN --out OUT ...` command line, writes RUN's weights as float16 there when that changes the clean top-1 by
+# at most 0.1 pp; when the gate refuses (reported, one line) OUT gets RUN's float32 files instead. RUN's
+# run.json and metrics.jsonl go beside them (the card's recipe and curves). Skipped when OUT's config.json is
+# newer than RUN's weights.
+half_gated() {
+  local run=$1 out=$2
+  shift 2
+  if [ "$out/config.json" -nt "$run/model.safetensors" ]; then return 0; fi
+  rm -rf "$out"
+  if ! "$@"; then
+    echo "$run: float32 weights kept (above: the float16 copy's accuracy gate, or an error)"
+    mkdir -p "$out"
+    cp "$run/model.safetensors" "$run/config.json" "$out/"
+  fi
+  cp "$run/run.json" "$run/metrics.jsonl" "$out/"
+}

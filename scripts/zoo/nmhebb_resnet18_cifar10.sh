@@ -8,11 +8,13 @@
 # Same architecture, seed (so the same initial weights, data order, augmentation and validation split),
 # batch 128, epochs, learning-rate schedule and weight selection in every arm. Each arm trains into
 # RUNS/<arm folder>, resumed when the folder exists (stop the script any time, rerun it to go on; a
-# finished run returns at once), then is evaluated on the test set into RUNS/<arm folder>/eval.json (+ plots/)
-# and exported next to its weights (model.onnx, model.int8.onnx). An evaluation or export is redone only
-# when the weights are newer than it.
+# finished run returns at once). Its checkpoint to publish is RUNS/<arm folder>/published: the weights as
+# float16 when that moves the clean top-1 on the whole test split by at most 0.1 pp (`neurozoo half`), else
+# float32, with the run's run.json and metrics.jsonl. That checkpoint is evaluated on the test set into
+# published/eval.json (+ plots/), exported beside its weights (model.onnx, model.int8.onnx) and the int8
+# graph's top-1 written to published/eval_int8.json. A step is redone only when its input is newer than it.
 #
-#   bash scripts/zoo/nmhebb_resnet18_cifar10.sh [train|eval|export|all]     (default all)
+#   bash scripts/zoo/nmhebb_resnet18_cifar10.sh [train|half|eval|export|all]     (default all)
 #
 # Environment: RUNS (default ~/neurozoo-runs/nmhebb-zoo), DATA (default ../shared/data), ARMS (default
 # "A B C"; e.g. ARMS="B C" while A trains elsewhere: never run one arm in two processes), EPOCHS (15),
@@ -85,9 +87,15 @@ train() {  # ARM
   fi
 }
 
-evaluate() {  # ARM
+halve() {  # ARM
   local run
   run=$RUNS/$(folder "$1")
+  half_gated "$run" "$run/published" "${NZ[@]}" half "$run" --dtype float16 --out "$run/published" --data-dir "$DATA"
+}
+
+evaluate() {  # ARM
+  local run
+  run=$RUNS/$(folder "$1")/published
   if [ ! "$run/eval.json" -nt "$run/model.safetensors" ]; then
     "${NZ[@]}" eval "$run" "${EVAL_OPTS[@]}" --metrics "$METRICS" "${ATTACK[@]}" \
       --json "$run/eval.json" --plots "$run/plots"
@@ -96,11 +104,15 @@ evaluate() {  # ARM
 
 export_onnx() {  # ARM
   local run
-  run=$RUNS/$(folder "$1")
+  run=$RUNS/$(folder "$1")/published
   export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT_OPTS[@]}" --out "$run"
+  if [ -f "$run/model.int8.onnx" ] && [ ! "$run/eval_int8.json" -nt "$run/model.int8.onnx" ]; then
+    "${NZ[@]}" eval "$run/model.int8.onnx" "${EVAL_OPTS[@]}" --metrics top1 --json "$run/eval_int8.json"
+  fi
 }
 
 for arm in $ARMS; do folder "$arm" > /dev/null; done  # an unknown arm fails before any work
 if [[ $STAGE == train || $STAGE == all ]]; then for arm in $ARMS; do train "$arm"; done; fi
+if [[ $STAGE == half || $STAGE == all ]]; then for arm in $ARMS; do halve "$arm"; done; fi
 if [[ $STAGE == eval || $STAGE == all ]]; then for arm in $ARMS; do evaluate "$arm"; done; fi
 if [[ $STAGE == export || $STAGE == all ]]; then for arm in $ARMS; do export_onnx "$arm"; done; fi
