@@ -18,7 +18,7 @@ from neurozoo.errors import (
     OfflineError,
     UnknownNameError,
 )
-from neurozoo.records import Architecture, Checkpoint, Dataset, License, Method, Metric, Recipe
+from neurozoo.records import Architecture, Checkpoint, Claim, Dataset, License, Method, Metric, Recipe
 
 # Public names defined in modules that import torch or pluggy -> that module. They are imported on
 # first access (PEP 562), so `import neurozoo.runtime` on an edge device without torch works.
@@ -61,6 +61,7 @@ __all__ = [
     "Architecture",
     "Checkpoint",
     "CheckpointError",
+    "Claim",
     "ConfigError",
     "Dataset",
     "DuplicateNameError",

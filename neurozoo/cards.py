@@ -4,15 +4,18 @@
 in the checkpoint folder: YAML metadata (``huggingface_hub.ModelCardData``: library_name, license,
 tags, datasets, model-index from the evaluation figures) and a body with the method and its
 citation, the model's size and cost, how to load it (torch and the ONNX runtime), the training
-command and budget, the same-budget baseline's figures beside this model's, the int8 ONNX
-figures, robustness plots, limitations, the licence and the sha256 of every file.
+command and budget, the same-budget baseline's figures beside this model's (and those of its control
+arms), the paper's claims against the measured gains, the int8 ONNX figures, robustness plots,
+limitations, the licence and the sha256 of every file.
 
 Every number comes from a file: parameters and GFLOPs from the weights, figures from evaluation
 JSON. An evaluation JSON whose ``checkpoint_sha256`` is not this checkpoint's is refused, so a card
 cannot quote another model's figures. Without ``--eval``, the folder's own ``eval*.json`` are used
 (``neurozoo eval RUN/model.int8.onnx`` results among them are the int8 figures); for a registered
 name, the baseline figures default to the evaluation JSON in its baseline record's folder, and the
-licence to its record's. Commands are printed without machine paths: ``DATA`` stands for the
+licence to its record's. A control arm (trained at the same budget but not published, e.g. the
+method's schedule with its own terms off) is an evaluation JSON in ``controls/NAME/`` of the folder,
+with the control's ``run.json``. Commands are printed without machine paths: ``DATA`` stands for the
 dataset folder and ``RUN`` for the run folder.
 """
 
@@ -31,11 +34,12 @@ from typing import Any
 from neurozoo import registry
 from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
 from neurozoo.errors import ConfigError, UnknownNameError
-from neurozoo.records import Checkpoint
+from neurozoo.records import Checkpoint, Claim
 from neurozoo.zoo import resolve
 
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
 PLOTS_DIR = "plots"
+CONTROLS_DIR = "controls"
 EVAL_GLOB = "eval*.json"
 INT8_FILE = "model.int8.onnx"  # neurozoo.export.INT8_NAME (not imported: export pulls in onnx)
 # arguments whose values name places on the machine that ran the command -> what the card prints
@@ -127,6 +131,21 @@ def folder_evaluations(folder: str | os.PathLike) -> Evaluations:
     int8 = [p for p in paths if is_int8(read_json(p))]
     torch_paths = [p for p in paths if p not in int8]
     return Evaluations(_checked(torch_paths, sha256_file(folder / WEIGHTS_NAME)), _checked(int8, None))
+
+
+def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The control arms beside a checkpoint: ``controls/NAME/eval*.json`` -> NAME -> its results.
+    Their weights are not published, so the JSON cannot be checked against them; the results of
+    one control must all be of one checkpoint."""
+    root = Path(folder) / CONTROLS_DIR
+    controls = {}
+    for arm in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else ():
+        results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
+        if len({r.get("checkpoint_sha256") for r in results}) > 1:
+            raise ConfigError(f"{arm}: its evaluation JSON are of different checkpoints; keep one control per folder")
+        if results:
+            controls[arm.name] = results
+    return controls
 
 
 def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
@@ -250,11 +269,15 @@ def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> 
     return lines
 
 
-def _evaluation_section(name: str, results, baseline, baseline_name: str, is_baseline: bool) -> list[str]:
+def _evaluation_section(name: str, results, baseline, baseline_name: str, is_baseline: bool,
+                        controls: dict[str, tuple[dict[str, Any], ...]]) -> list[str]:
     if not results:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
                 "regenerate the card.", ""]
     ours, theirs, images = figures(results), figures(baseline), _images(results)
+    others = {f"control `{arm}` (same budget)": figures(found) for arm, found in controls.items()}
+    if baseline:
+        others = {f"{baseline_name or 'baseline'} (same budget)": theirs, **others}
     if is_baseline:
         lines = ["This checkpoint is the plain cross-entropy baseline the methods are compared with.", ""]
     elif not baseline:
@@ -262,18 +285,75 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
                  "stand alone.", ""]
     else:
         lines = []
-    column = f" {baseline_name or 'baseline'} (same budget) |" if baseline else ""
-    lines += ["| data | images | figure | this model |" + column, "|---" * (4 + bool(baseline)) + "|"]
+    lines += ["| data | images | figure | this model |" + "".join(f" {column} |" for column in others),
+              "|---" * (4 + len(others)) + "|"]
     for (dataset, metric, figure), value in ours.items():
         row = f"| {dataset} | {images[dataset, metric]} | {figure} | {_fmt(value)} |"
-        if baseline:
-            other = theirs.get((dataset, metric, figure), "missing")
-            row += f" {'not measured' if other == 'missing' else _fmt(other)} |"
+        for other in others.values():
+            found = other.get((dataset, metric, figure), "missing")
+            row += f" {'not measured' if found == 'missing' else _fmt(found)} |"
         lines.append(row)
     lines += ["", "Commands that produced these figures:", ""]
     lines += [f"- this model: `{portable_command(r['command'], name)}`" for r in results]
     lines += [f"- baseline: `{portable_command(r['command'], baseline_name or None)}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for r in baseline]
+    lines += [f"- control `{arm}`: `{portable_command(r['command'], None)}` (checkpoint sha256 "
+              f"`{r['checkpoint_sha256']}`)" for arm, found in controls.items() for r in found]
+    return lines + [""]
+
+
+def gain_verdict(claim: Claim, gain: float | None, higher_is_better: bool = True) -> str:
+    """A plain verdict on a measured gain against the gain the paper claims. For a figure where
+    lower is better (ECE) an improvement is a negative gain; a claim from 0 ("up to +0.15") needs a
+    positive improvement; a claim below 0 is a cost the paper reports (e.g. clean accuracy traded for
+    robustness), reproduced when ours costs no more."""
+    if gain is None:
+        return "not measured"
+    low, high = (claim.low, claim.high) if higher_is_better else (-claim.high, -claim.low)
+    improvement = gain if higher_is_better else -gain
+    if improvement >= low and (improvement > 0 or low < 0):
+        return "reproduced at this budget" + (" (beyond the paper's range)" if improvement > high else "")
+    if low < 0:
+        return f"not reproduced: {low - improvement:.4f} worse than the paper's"
+    if improvement > 0:
+        return f"not reproduced: a smaller improvement, {low - improvement:.4f} short of the paper's smallest"
+    return "not reproduced: no improvement"
+
+
+def _test_figure(results: Sequence[dict[str, Any]], figure: str) -> tuple[str, float | None] | None:
+    """(metric, value) of ``figure`` in the test-split evaluations among ``results`` (None if absent)."""
+    return next(((metric, value) for (data, metric, name), value in figures(results).items()
+                 if name == figure and data.endswith("/test")), None)
+
+
+def _higher_is_better(metric: str) -> bool:
+    try:
+        return registry.get_metric(metric).higher_is_better
+    except UnknownNameError:
+        return True
+
+
+def _claims_section(record: Checkpoint | None, results, baseline, baseline_name: str,
+                    controls: dict[str, tuple[dict[str, Any], ...]]) -> list[str]:
+    if record is None or not record.claims:
+        return []
+    against = {f"over {baseline_name}": baseline, **{f"over control `{arm}`": found for arm, found in controls.items()}}
+    lines = ["## Against the paper's claims", "",
+             "The paper's gain of the method over its own baseline, beside the gain measured here over the "
+             "same-budget arms (this model minus the arm, on the test split):", "",
+             "| figure | paper's gain | where the paper says it |" + "".join(f" {c} | verdict |" for c in against),
+             "|---|---|---|" + "---|---|" * len(against)]
+    for claim in record.claims:
+        ours = _test_figure(results, claim.figure)
+        higher_is_better = ours is None or _higher_is_better(ours[0])
+        paper = f"{claim.low:+.4f}" if claim.low == claim.high else f"{claim.low:+.4f} to {claim.high:+.4f}"
+        row = f"| {claim.figure} | {paper} | {claim.source} |"
+        for arm in against.values():
+            theirs = _test_figure(arm, claim.figure)
+            gain = None if ours is None or theirs is None or None in (ours[1], theirs[1]) else ours[1] - theirs[1]
+            row += (f" {'not measured' if gain is None else f'{gain:+.4f}'} | "
+                    f"{gain_verdict(claim, gain, higher_is_better)} |")
+        lines.append(row)
     return lines + [""]
 
 
@@ -398,8 +478,10 @@ def build_card(
         "",
     ]
     body += _training_section(run, record)
+    controls = folder_controls(folder)
     body += ["## Evaluation", ""]
-    body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline")
+    body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline", controls)
+    body += _claims_section(record, results, baseline, baseline_name, controls)
     body += _int8_section(name, results, int8)
     body += _seed_study_section(folder)
     plots = sorted((folder / PLOTS_DIR).glob("*.png")) if (folder / PLOTS_DIR).is_dir() else []

@@ -159,6 +159,25 @@ class License:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a checkpoint's paper claims for one figure: the method's gain over the paper's own
+    baseline (method minus baseline, in the figure's units: 0.02 is 2 pp of top-1), from ``low`` to
+    ``high`` over the settings the paper reports (equal for one setting). The card sets the
+    checkpoint's gain over its same-budget baseline, and over its control arms, beside it."""
+
+    figure: str  # a figure of ``neurozoo eval``, e.g. "top1", "nmi", "noise_sigma_0.1"
+    low: float
+    high: float
+    source: str  # where the paper states it, e.g. "abstract; Table 2 (CIFAR-10 ...)"
+
+    def validate(self, name: str) -> None:
+        if not self.figure or not self.source:
+            raise ValueError(f"checkpoint {name!r}: a claim needs its figure and where the paper states it")
+        if not self.low <= self.high:
+            raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} has low > high ({self.low} > {self.high})")
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """A named checkpoint: its files and what they hash to, and what the weights are (torchvision's
     ``Weights.meta``): size, cost, recipe, licence, paper and the measured figures.
@@ -173,7 +192,9 @@ class Checkpoint:
     -> number of test images, e.g. attacks run on the first 1,000). ``int8_metrics`` are the
     figures of the int8 ONNX export (``neurozoo export --int8``) on the whole test split.
     ``headline`` names the robustness figure the zoo table shows; ``baseline`` names the baseline
-    record trained at the same budget, whose figures stand beside these. The records of the
+    record trained at the same budget, whose figures stand beside these; ``claims`` are what the
+    paper claims over its own baseline (:class:`Claim`), which the card sets against the gain
+    measured over ``baseline``. The records of the
     built-in plugins are checked against their files and evaluation JSON by
     ``tests/test_checkpoint_records.py``.
     """
@@ -197,6 +218,7 @@ class Checkpoint:
     headline: str = ""
     baseline: str = ""
     int8_metrics: Mapping[str, float] = field(default_factory=dict)
+    claims: tuple[Claim, ...] = ()
     description: str = ""
 
     @property
@@ -233,7 +255,13 @@ class Checkpoint:
             raise ValueError(f"checkpoint {self.name!r}: metric_images names figures that are not in metrics")
         if self.baseline == self.name:
             raise ValueError(f"checkpoint {self.name!r}: a record cannot be its own baseline")
-        for part in (self.recipe, self.license):
+        if self.claims and not self.baseline:
+            raise ValueError(f"checkpoint {self.name!r}: claims are gains over a baseline: name its same-budget "
+                             "baseline record (baseline=...)")
+        for claim in self.claims:
+            if self.files and claim.figure not in self.metrics:
+                raise ValueError(f"checkpoint {self.name!r}: claim on {claim.figure!r}, a figure not in its metrics")
+        for part in (self.recipe, self.license, *self.claims):
             if part is not None:
                 part.validate(self.name)
 

@@ -11,8 +11,8 @@ import pytest
 from huggingface_hub import ModelCard
 
 import neurozoo
-from neurozoo import plugins
-from neurozoo.cards import build_card, portable_command, training_command
+from neurozoo import Checkpoint, Claim, hookimpl, plugins
+from neurozoo.cards import build_card, gain_verdict, portable_command, training_command
 from neurozoo.checkpoint import sha256_file
 from neurozoo.cli import main as cli_main
 from neurozoo.evaluation.report import write_json
@@ -159,3 +159,78 @@ def test_a_best_epoch_selection_is_stated(runs, tmp_path):
     (folder / "run.json").write_text(json.dumps(run))
     assert ("Published weights: those of epoch 1 of 1, the best on the validation split (0.1 of the training "
             "images held out; val_top1 0.7500).") in build_card(folder, evaluations=[], **TERMS)
+
+
+@pytest.mark.parametrize(("gain", "verdict"), [
+    (0.05, "reproduced at this budget"),
+    (0.12, "reproduced at this budget (beyond the paper's range)"),
+    (0.005, "not reproduced: a smaller improvement, 0.0150 short of the paper's smallest"),
+    (0.0, "not reproduced: no improvement"),
+    (-0.01, "not reproduced: no improvement"),
+    (None, "not measured"),
+])
+def test_a_gain_gets_a_plain_verdict_against_the_claim(gain, verdict):
+    assert gain_verdict(Claim("top1", 0.02, 0.10, "abstract"), gain) == verdict
+    # the same claim on a figure where lower is better, all signs flipped
+    flipped = None if gain is None else -gain
+    assert gain_verdict(Claim("ece", -0.10, -0.02, "Table 9"), flipped, higher_is_better=False) == verdict
+
+
+@pytest.mark.parametrize(("claim", "gain", "verdict"), [
+    (Claim("nmi", 0.0, 0.15, "abstract"), 0.0, "not reproduced: no improvement"),  # "up to +0.15"
+    (Claim("nmi", 0.0, 0.15, "abstract"), 0.01, "reproduced at this budget"),
+    (Claim("top1", -0.06, -0.04, "Table 1"), -0.05, "reproduced at this budget"),  # a reported cost
+    (Claim("top1", -0.06, -0.04, "Table 1"), 0.01, "reproduced at this budget (beyond the paper's range)"),
+    (Claim("top1", -0.06, -0.04, "Table 1"), -0.08, "not reproduced: 0.0200 worse than the paper's"),
+])
+def test_claims_from_zero_and_reported_costs(claim, gain, verdict):
+    assert gain_verdict(claim, gain) == verdict
+
+
+class ClaimedRecord:
+    """A registered record with a claim, named as the card's checkpoint."""
+
+    @hookimpl
+    def register_checkpoints(self, register):
+        register(Checkpoint("baseline", ARCH, DATASET, tag="claimed", baseline=f"baseline-{ARCH}-{DATASET}",
+                            claims=(Claim("top1", 0.02, 0.10, "abstract"), Claim("ece", -0.05, -0.01, "Table 9"))))
+
+
+def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_path):
+    method_run, baseline_run, evals = runs
+    folder = shutil.copytree(method_run, tmp_path / "with_control")  # its eval.json comes along
+    control = folder / "controls" / "terms_off"
+    control.mkdir(parents=True)
+    shutil.copy(evals[baseline_run], control / "eval.json")  # any other checkpoint's evaluation serves here
+    plugins.register(ClaimedRecord(), name="claimed_record")
+    try:
+        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.claimed",
+                          baseline_evaluations=[evals[baseline_run]], **TERMS)
+    finally:
+        plugins.unregister("claimed_record")
+    ours = json.loads(evals[method_run].read_text())["metrics"]
+    theirs = json.loads(evals[baseline_run].read_text())["metrics"]
+    header, _, *rows = _table(text, "| data | images | figure |")
+    assert header[3:] == ["this model", f"baseline-{ARCH}-{DATASET} (same budget)", "control `terms_off` (same budget)"]
+    assert {row[2]: row[4] == row[5] == f"{theirs[row[2]][row[2]]:.4f}" for row in rows} == {"top1": True, "ece": True}
+    assert "- control `terms_off`: `neurozoo.evaluate(" in text
+    header, _, *rows = _table(text, "| figure | paper's gain |")
+    assert header[3:] == [f"over baseline-{ARCH}-{DATASET}", "verdict", "over control `terms_off`", "verdict"]
+    gains = {name: ours[name][name] - theirs[name][name] for name in ("top1", "ece")}
+    claims = {"top1": Claim("top1", 0.02, 0.10, "abstract"), "ece": Claim("ece", -0.05, -0.01, "Table 9")}
+    assert [row[:3] for row in rows] == [["top1", "+0.0200 to +0.1000", "abstract"], ["ece", "-0.0500 to -0.0100", "Table 9"]]
+    for row in rows:
+        gain = gains[row[0]]
+        assert row[3] == row[5] == f"{gain:+.4f}"
+        assert row[4] == row[6] == gain_verdict(claims[row[0]], gain, higher_is_better=row[0] == "top1")
+
+
+def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
+    method_run, baseline_run, evals = runs
+    folder = shutil.copytree(method_run, tmp_path / "mixed_control")
+    control = folder / "controls" / "mixed"
+    control.mkdir(parents=True)
+    shutil.copy(evals[baseline_run], control / "eval.json")
+    shutil.copy(evals[method_run], control / "eval_other.json")
+    with pytest.raises(neurozoo.ConfigError, match="different checkpoints; keep one control per folder"):
+        build_card(folder, **TERMS)

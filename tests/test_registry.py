@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import neurozoo
-from neurozoo import Architecture, Checkpoint, License, Recipe, hookimpl, plugins, registry
+from neurozoo import Architecture, Checkpoint, Claim, License, Recipe, hookimpl, plugins, registry
 
 from toy_plugin import ThirdPartyPlugin, TinyNet
 
@@ -132,12 +132,20 @@ RECIPE = Recipe("neurozoo train baseline --arch resnet18 --dataset cifar10 --dat
     ({"recipe": replace(RECIPE, epochs=0)}, "recipe.epochs must be a positive int"),
     ({"recipe": replace(RECIPE, command="python train.py")}, "neurozoo train"),
     ({"license": License("mit", "")}, "weights' licence and the data's terms"),
+    ({"claims": (Claim("top1", 0.02, 0.1, "abstract"),)}, "claims are gains over a baseline"),
+    ({"claims": (Claim("nmi", 0.0, 0.15, "abstract"),), "baseline": "b-r-c", "metrics": {"top1": 0.5}},
+     "claim on 'nmi', a figure not in its metrics"),
+    ({"claims": (Claim("top1", 0.1, 0.02, "abstract"),), "baseline": "b-r-c", "metrics": {"top1": 0.5}},
+     "low > high"),
+    ({"claims": (Claim("top1", 0.02, 0.1, ""),), "baseline": "b-r-c", "metrics": {"top1": 0.5}},
+     "where the paper states it"),
 ])
 def test_rich_record_fields_are_checked(fields, message):
     with pytest.raises(ValueError, match=message):
         Checkpoint("baseline", "resnet18", "cifar10", **{**PUBLISHED, **fields}).validate()
     Checkpoint("baseline", "resnet18", "cifar10", **PUBLISHED, recipe=RECIPE, license=License("mit", "terms"),
-               metrics={"top1": 0.5}, headline="top1").validate()
+               metrics={"top1": 0.5}, headline="top1", baseline="b-r-c",
+               claims=(Claim("top1", 0.02, 0.1, "abstract"),)).validate()
 
 
 def test_a_planned_record_carries_no_figures():
