@@ -297,7 +297,7 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
     lines += [f"- this model: `{portable_command(r['command'], name)}`" for r in results]
     lines += [f"- baseline: `{portable_command(r['command'], baseline_name or None)}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for r in baseline]
-    lines += [f"- control `{arm}`: `{portable_command(r['command'], None)}` (checkpoint sha256 "
+    lines += [f"- control `{arm}`: `{portable_command(r['command'], 'RUN')}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for arm, found in controls.items() for r in found]
     return lines + [""]
 

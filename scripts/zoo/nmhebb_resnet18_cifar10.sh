@@ -13,6 +13,8 @@
 # float32, with the run's run.json and metrics.jsonl. That checkpoint is evaluated on the test set into
 # published/eval.json (+ plots/), exported beside its weights (model.onnx, model.int8.onnx) and the int8
 # graph's top-1 written to published/eval_int8.json. A step is redone only when its input is newer than it.
+# C is not published: its evaluation (with its run.json and metrics.jsonl) is copied beside B's checkpoint
+# into B's published/controls/C-control/, where B's card shows it as a column (neurozoo.cards).
 #
 #   bash scripts/zoo/nmhebb_resnet18_cifar10.sh [train|half|eval|export|all]     (default all)
 #
@@ -102,6 +104,16 @@ evaluate() {  # ARM
   fi
 }
 
+control_beside_b() {  # C's evaluation beside B's checkpoint, once both are evaluated
+  local b c
+  b=$RUNS/$(folder B)/published
+  c=$RUNS/$(folder C)/published
+  if [ -f "$c/eval.json" ] && [ -f "$b/eval.json" ]; then
+    mkdir -p "$b/controls/C-control"
+    cp "$c/eval.json" "$c/run.json" "$c/metrics.jsonl" "$b/controls/C-control/"
+  fi
+}
+
 export_onnx() {  # ARM
   local run
   run=$RUNS/$(folder "$1")/published
@@ -114,5 +126,5 @@ export_onnx() {  # ARM
 for arm in $ARMS; do folder "$arm" > /dev/null; done  # an unknown arm fails before any work
 if [[ $STAGE == train || $STAGE == all ]]; then for arm in $ARMS; do train "$arm"; done; fi
 if [[ $STAGE == half || $STAGE == all ]]; then for arm in $ARMS; do halve "$arm"; done; fi
-if [[ $STAGE == eval || $STAGE == all ]]; then for arm in $ARMS; do evaluate "$arm"; done; fi
+if [[ $STAGE == eval || $STAGE == all ]]; then for arm in $ARMS; do evaluate "$arm"; done; control_beside_b; fi
 if [[ $STAGE == export || $STAGE == all ]]; then for arm in $ARMS; do export_onnx "$arm"; done; fi
