@@ -137,9 +137,8 @@ def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any]
     """The control arms beside a checkpoint: ``controls/NAME/eval*.json`` -> NAME -> its results.
     Their weights are not published, so the JSON cannot be checked against them; the results of
     one control must all be of one checkpoint."""
-    root = Path(folder) / CONTROLS_DIR
     controls = {}
-    for arm in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else ():
+    for arm in sorted(p for p in (Path(folder) / CONTROLS_DIR).glob("*") if p.is_dir()):
         results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
         if len({r.get("checkpoint_sha256") for r in results}) > 1:
             raise ConfigError(f"{arm}: its evaluation JSON are of different checkpoints; keep one control per folder")

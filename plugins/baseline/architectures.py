@@ -61,7 +61,7 @@ def resnet18(num_classes: int, in_chans: int = 3, **kwargs) -> TimmNet:
     body = _timm("resnet18", num_classes, in_chans, **kwargs)
     # In plain bf16 the stem conv's gradient is the one that drifts from float64 (cosine 0.988-0.990 on
     # 8 CIFAR-10 images, under cross-entropy and NM-Hebb's Hebbian phase); with the stem alone in float32
-    # every layer stays >= 0.99 (tests/test_fidelity.py) and the net trains ~3x faster than in float32
+    # every layer stays >= 0.99 (tests/test_fidelity.py) and the net trains ~2.5x faster than in float32
     # on CPUs with bf16 units
     body.conv1 = _stem_conv(body.conv1, Float32Conv2d)
     body.maxpool = nn.Identity()

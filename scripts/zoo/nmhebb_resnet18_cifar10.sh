@@ -89,6 +89,10 @@ train() {  # ARM
   fi
 }
 
+published() {  # ARM: the folder of the arm's checkpoint to evaluate and publish
+  echo "$RUNS/$(folder "$1")/published"
+}
+
 halve() {  # ARM
   local run
   run=$RUNS/$(folder "$1")
@@ -97,7 +101,7 @@ halve() {  # ARM
 
 evaluate() {  # ARM
   local run
-  run=$RUNS/$(folder "$1")/published
+  run=$(published "$1")
   if [ ! "$run/eval.json" -nt "$run/model.safetensors" ]; then
     "${NZ[@]}" eval "$run" "${EVAL_OPTS[@]}" --metrics "$METRICS" "${ATTACK[@]}" \
       --json "$run/eval.json" --plots "$run/plots"
@@ -106,8 +110,8 @@ evaluate() {  # ARM
 
 control_beside_b() {  # C's evaluation beside B's checkpoint, once both are evaluated
   local b c
-  b=$RUNS/$(folder B)/published
-  c=$RUNS/$(folder C)/published
+  b=$(published B)
+  c=$(published C)
   if [ -f "$c/eval.json" ] && [ -f "$b/eval.json" ]; then
     mkdir -p "$b/controls/C-control"
     cp "$c/eval.json" "$c/run.json" "$c/metrics.jsonl" "$b/controls/C-control/"
@@ -116,7 +120,7 @@ control_beside_b() {  # C's evaluation beside B's checkpoint, once both are eval
 
 export_onnx() {  # ARM
   local run
-  run=$RUNS/$(folder "$1")/published
+  run=$(published "$1")
   export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT_OPTS[@]}" --out "$run"
   if [ -f "$run/model.int8.onnx" ] && [ ! "$run/eval_int8.json" -nt "$run/model.int8.onnx" ]; then
     "${NZ[@]}" eval "$run/model.int8.onnx" "${EVAL_OPTS[@]}" --metrics top1 --json "$run/eval_int8.json"
