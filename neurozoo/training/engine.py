@@ -58,6 +58,7 @@ class Engine:
         self.phase_index = 0
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
+        self.saved_phase: dict[str, Any] | None = None  # from load_state_dict, for the next start_phase only
 
     @property
     def phase(self) -> Phase:
@@ -74,7 +75,12 @@ class Engine:
     def start_phase(self, phase_index: int, steps_per_epoch: int) -> None:
         """A fresh optimiser and schedule for phase ``phase_index``, unless it continues the phase
         that just ran (``Phase.continue_from_previous``): then both are kept, momentum and all, and
-        the schedule, built over every phase of the chain, goes on."""
+        the schedule, built over every phase of the chain, goes on.
+
+        The first phase started after :meth:`load_state_dict` restores the optimiser and schedule
+        saved in that state if they belong to its chain (saved inside it, or inside a phase it
+        continues). Only that first one: a later phase of the chain goes on with the live optimiser,
+        not with the state the run was resumed from."""
         span = schedule_span(self.phases, phase_index)
         keep = self.optimizer is not None and span[0] <= self.phase_index < phase_index
         self.phase_index = phase_index
@@ -83,6 +89,10 @@ class Engine:
             self.optimizer = build_optimizer(head, self.trainable)
             self.scheduler = build_scheduler(head, self.optimizer, steps_per_epoch,
                                              epochs=sum(self.phases[i].epochs for i in span))
+        saved, self.saved_phase = self.saved_phase, None
+        if saved is not None and saved["index"] in span and saved["optimizer"] is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
 
     def context(self) -> StepContext:
         return StepContext(
@@ -169,17 +179,11 @@ class Engine:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Weights, method state and step counter; the optimiser comes with :meth:`load_phase_state`."""
+        """Weights, method state and step counter; the optimiser and schedule are restored by the
+        next :meth:`start_phase`."""
         self.net.load_state_dict(state["model"])
         if self.extra is not None:
             self.extra.load_state_dict(state["extra_modules"])
         self.trainer.load_state_dict(state["method"])
         self.step_count = state["step"]
-
-    def load_phase_state(self, state: dict[str, Any]) -> None:
-        """Optimiser and schedule, if ``state`` was saved inside the phase that just started (or in
-        a phase whose optimiser it continues)."""
-        phase = state["phase"]
-        if phase["index"] in schedule_span(self.phases, self.phase_index) and phase["optimizer"] is not None:
-            self.optimizer.load_state_dict(phase["optimizer"])
-            self.scheduler.load_state_dict(phase["scheduler"])
+        self.saved_phase = state["phase"]

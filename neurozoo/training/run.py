@@ -239,8 +239,6 @@ def _fit(engine: Engine, batches: TrainBatches, tests, validation, select: str, 
             if epochs_done >= first_epoch + phase.epochs:
                 continue
             engine.start_phase(phase_index, len(batches))
-            if state is not None:
-                engine.load_phase_state(state["engine"])
             for epoch in range(epochs_done, first_epoch + phase.epochs):
                 engine.epoch = epoch
                 engine.train_mode()
