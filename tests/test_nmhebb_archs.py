@@ -8,7 +8,7 @@ from torch import nn
 
 import neurozoo
 from neurozoo.training.method import StepContext
-from neurozoo_plugins.nmhebb import PAPER_ARCHITECTURES
+from neurozoo_plugins.nmhebb.checkpoints import PAPER_ARCHITECTURES
 from neurozoo_plugins.nmhebb.hebbian import DEFAULT_LAYERS
 from neurozoo_plugins.nmhebb.method import NMHebb
 

@@ -6,17 +6,10 @@ choices neurozoo made where the paper is silent are in :mod:`.method` and the pl
 NM-Hebb changes no module: it trains the baseline plugin's architectures as they are.
 """
 
-from neurozoo import Checkpoint, Method, hookimpl
+from neurozoo import Method, hookimpl
 
+from .checkpoints import CHECKPOINTS, PAPER
 from .method import NMHebb
-
-PAPER = (
-    "Miličević & Grbić, NM-Hebb: Coupling Local Hebbian Plasticity with Metric Learning for More "
-    "Accurate and Interpretable CNNs, arXiv 2508.19896 (2025)"
-)
-# the paper's grid: five backbones with CIFAR-style stems on three datasets
-PAPER_ARCHITECTURES = ("resnet18", "vgg11", "mobilenetv2", "efficientnetv2_s", "densenet121")
-PAPER_DATASETS = ("cifar10", "cifar100", "tinyimagenet")
 
 
 @hookimpl
@@ -34,13 +27,5 @@ def register_methods(register):
 
 @hookimpl
 def register_checkpoints(register):
-    for dataset in PAPER_DATASETS:
-        for arch in PAPER_ARCHITECTURES:
-            register(
-                Checkpoint(
-                    "nmhebb",
-                    arch,
-                    dataset,
-                    description=f"NM-Hebb {arch} on {dataset} (planned: not trained or published yet)",
-                )
-            )
+    for checkpoint in CHECKPOINTS:
+        register(checkpoint)
