@@ -404,6 +404,14 @@ def _seed_study_section(folder: Path) -> list[str]:
     return lines + [""] + [f"- {finding}" for finding in study["findings"]] + [""]
 
 
+def training_data_terms(dataset: str | None, stated: str = "") -> str:
+    """The training data's terms: ``stated`` if given, else those of the dataset's registered record
+    (``Dataset.terms``); "" when neither says."""
+    if stated or not dataset or dataset not in registry.list_datasets():
+        return stated
+    return registry.get_dataset(dataset).terms
+
+
 def build_card(
     source: str | os.PathLike,
     *,
@@ -438,7 +446,7 @@ def build_card(
         baseline = _checked(baseline_evaluations, None)
     terms = record.license if record is not None else None
     license = license or (terms.weights if terms else None)
-    data_terms = data_terms or (terms.data if terms else None)
+    data_terms = training_data_terms(config["dataset"], data_terms or (terms.data if terms else ""))
     if not license or not data_terms:
         raise ConfigError(
             f"state the terms of {name}: the weights' licence (--license, e.g. mit) and the training data's "

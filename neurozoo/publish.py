@@ -1,6 +1,6 @@
 """Publishing a checkpoint: its record (``neurozoo record``) and its upload (``neurozoo push``).
 
-``neurozoo record RUN --data-dir DATA --hardware ... --license ... --data-terms ...`` measures a
+``neurozoo record RUN --data-dir DATA --hardware ... --license ...`` measures a
 run folder and prints the :class:`~neurozoo.records.Checkpoint` record to register: files and
 sha256, sizes, storage dtype, parameters, GFLOPs, the recipe (command, epochs, images seen), the
 figures of the folder's evaluation JSON (``eval*.json``; int8 ones apart) and the terms. Adding a
@@ -142,7 +142,7 @@ def draft_record(
     *,
     hardware: str,
     license: str,
-    data_terms: str,
+    data_terms: str = "",
     data_dir: str | os.PathLike | None = None,
     name: str | None = None,
     repo_id: str | None = None,
@@ -156,10 +156,19 @@ def draft_record(
     ``metrics`` holds the figures of the evaluations of the whole test split, and ``headline`` (the
     robustness figure of the zoo table) from whichever evaluation has it, its image count then in
     ``metric_images``; ``int8_metrics`` the figures of whole-test-split evaluations of the int8
-    export. ``hardware`` says what trained it, in words (run.json does not know).
+    export. ``hardware`` says what trained it, in words (run.json does not know); ``data_terms`` the
+    training data's terms, needed only where the dataset's record states none.
     """
     from neurozoo import registry
-    from neurozoo.cards import RUN_CONFIG, figures, folder_evaluations, is_whole_split, metric_images, training_command
+    from neurozoo.cards import (
+        RUN_CONFIG,
+        figures,
+        folder_evaluations,
+        is_whole_split,
+        metric_images,
+        training_command,
+        training_data_terms,
+    )
     from neurozoo.model_stats import count_params, gflops_per_image
 
     folder = Path(resolve(source))
@@ -168,6 +177,9 @@ def draft_record(
     if not run_path.is_file():
         raise ConfigError(f"{folder} has no {RUN_CONFIG}: a record states how its weights were trained")
     run = json.loads(run_path.read_text())
+    if not training_data_terms(config["dataset"], data_terms):
+        raise ConfigError(f"dataset {config['dataset']!r} states no terms of use: say what they are, and where "
+                          "they are stated, with --data-terms")
     base = f"{config['method']}-{config['arch']}-{config['dataset']}"
     name = name or base
     if name != base and not name.startswith(base + "."):
@@ -224,7 +236,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("source", metavar="RUN_OR_FOLDER")
     p.add_argument("--hardware", required=True, help='what trained it, e.g. "CPU: 2 cores of an AMD EPYC (Zen 4)"')
     p.add_argument("--license", required=True, help="the weights' licence, e.g. mit")
-    p.add_argument("--data-terms", required=True, help="the training data's terms, in words, with where they are stated")
+    p.add_argument("--data-terms", default="",
+                   help="the training data's terms, in words, with where they are stated (default: the dataset's)")
     p.add_argument("--data-dir", help="dataset folder, to count the training images (default: $NEUROZOO_DATA)")
     p.add_argument("--name", help="checkpoint name (default method-arch-dataset; METHOD-ARCH-DATASET.TAG for a tag)")
     p.add_argument("--repo-id", help="Hub repo (default neurozoo/NAME)")

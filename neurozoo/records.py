@@ -98,6 +98,7 @@ class Dataset:
     task: str = "multiclass"
     splits: tuple[str, ...] = ("train", "test")
     description: str = ""
+    terms: str = ""  # the data's terms of use in words, with where they are stated (cards cite them)
 
     def validate(self) -> None:
         check_name_part("dataset", self.name)
@@ -151,11 +152,11 @@ class License:
     """The terms of a checkpoint, stated, never assumed: the weights' licence and the training data's terms."""
 
     weights: str  # licence id of the weights as the Hub spells it (e.g. "mit", "apache-2.0")
-    data: str  # the training data's terms in words, with where they are stated
+    data: str = ""  # the training data's terms in words; empty: those of the dataset's record (Dataset.terms)
 
     def validate(self, name: str) -> None:
-        if not self.weights or not self.data:
-            raise ValueError(f"checkpoint {name!r}: license needs both the weights' licence and the data's terms")
+        if not self.weights:
+            raise ValueError(f"checkpoint {name!r}: license needs the weights' licence (e.g. weights=\"mit\")")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from huggingface_hub import ModelCard
 
 import neurozoo
 from neurozoo import Checkpoint, Claim, hookimpl, plugins
-from neurozoo.cards import build_card, gain_verdict, portable_command, training_command
+from neurozoo.cards import build_card, gain_verdict, portable_command, training_command, training_data_terms
 from neurozoo.checkpoint import sha256_file
+from neurozoo.data import catalog
 from neurozoo.cli import main as cli_main
 from neurozoo.evaluation.report import write_json
 from neurozoo.export import export_onnx
@@ -86,6 +87,16 @@ def test_terms_are_never_assumed(runs):
         build_card(method_run)
     with pytest.raises(neurozoo.ConfigError, match="--data-terms"):
         build_card(method_run, license="mit")
+
+
+def test_data_terms_default_to_the_dataset_record():
+    cifar10 = training_data_terms("cifar10")
+    assert cifar10 == neurozoo.get_dataset("cifar10").terms and "https://www.cs.toronto.edu/~kriz/cifar.html" in cifar10
+    assert training_data_terms("cifar10", "stated here") == "stated here"
+    assert training_data_terms(DATASET) == ""  # not registered in this test: nothing is assumed
+    assert training_data_terms(None) == ""
+    assert "CIFAR-10" in training_data_terms("multimnist_cifar") and "MNIST" in training_data_terms("multimnist_cifar")
+    assert all(record.terms for record in catalog.REAL_DATASETS + catalog.MULTIDIGIT_DATASETS)
 
 
 def test_an_evaluation_of_another_checkpoint_is_refused(runs):

@@ -21,7 +21,7 @@ from safetensors import safe_open
 import neurozoo
 from neurozoo import hub
 from neurozoo.cards import (RUN_CONFIG, build_card, figures, folder_evaluations, is_whole_split, metric_images,
-                            training_command)
+                            training_command, training_data_terms)
 from neurozoo.checkpoint import read_config, sha256_file
 from neurozoo.cli import main as cli_main
 from neurozoo.model_stats import count_params, gflops_per_image
@@ -60,7 +60,8 @@ def test_published_record_states_everything(record):
     """torchvision's Weights.meta: size, cost, recipe, licence, paper and figures, none left to a default."""
     assert set(record.file_sizes) == set(record.files)
     assert record.params and record.gflops and record.recipe and record.paper
-    assert record.license is not None and record.license.weights and record.license.data
+    assert record.license is not None and record.license.weights
+    assert training_data_terms(record.dataset, record.license.data), "the training data's terms are stated"
     assert "--data-dir DATA" in record.recipe.command and record.recipe.images_seen >= record.recipe.epochs
     assert record.headline in record.metrics
     assert set(record.metric_images) <= set(record.metrics)

@@ -131,7 +131,7 @@ RECIPE = Recipe("neurozoo train baseline --arch resnet18 --dataset cifar10 --dat
     ({"baseline": "baseline-resnet18-cifar10"}, "its own baseline"),
     ({"recipe": replace(RECIPE, epochs=0)}, "recipe.epochs must be a positive int"),
     ({"recipe": replace(RECIPE, command="python train.py")}, "neurozoo train"),
-    ({"license": License("mit", "")}, "weights' licence and the data's terms"),
+    ({"license": License("", "terms")}, "needs the weights' licence"),
     ({"claims": (Claim("top1", 0.02, 0.1, "abstract"),)}, "claims are gains over a baseline"),
     ({"claims": (Claim("nmi", 0.0, 0.15, "abstract"),), "baseline": "b-r-c", "metrics": {"top1": 0.5}},
      "claim on 'nmi', a figure not in its metrics"),

@@ -2,15 +2,11 @@
 checks every record against its files, evaluation JSON and card in ``model_cards/<name>/``).
 
 A record is drafted from its run folder by ``neurozoo record RUN --data-dir DATA --hardware ...
---license ... --data-terms ... --headline FIGURE`` (every number measured from the files).
+--license ... --headline FIGURE`` (every number measured from the files).
 """
 
 from neurozoo import Checkpoint, License, Recipe
 
-CIFAR10_TERMS = (
-    "CIFAR-10 (Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009; "
-    "https://www.cs.toronto.edu/~kriz/cifar.html) states no licence; its page asks users to cite that report"
-)
 RESNET_PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv 1512.03385)"
 
 CHECKPOINTS = (
@@ -44,7 +40,7 @@ CHECKPOINTS = (
                 "with test runs"
             ),
         ),
-        license=License(weights="mit", data=CIFAR10_TERMS),
+        license=License(weights="mit"),
         paper=f"{RESNET_PAPER}: the architecture",
         metrics={
             "top1": 0.8981,
@@ -108,10 +104,7 @@ CHECKPOINTS = (
             precision="fp32 throughout, channels_last",
             hardware="CPU: 2-core AMD EPYC (Zen 4) VM shared with other jobs, OMP_NUM_THREADS=1",
         ),
-        license=License(
-            weights="mit",
-            data="MNIST (LeCun, Cortes & Burges, http://yann.lecun.com/exdb/mnist/) states no licence; it is commonly used under CC BY-SA 3.0",
-        ),
+        license=License(weights="mit"),
         paper="backprop twin of FFCL's 784-64-64-10 network (Gananath R, arXiv 2405.03432)",
         metrics={
             "top1": 0.97,

@@ -30,8 +30,6 @@ def register_methods(register):
     ))
 
 
-MNIST_TERMS = ("MNIST (LeCun, Cortes & Burges, http://yann.lecun.com/exdb/mnist/) states no licence; it is "
-               "commonly used under CC BY-SA 3.0")
 HARDWARE = "CPU: 2-core AMD EPYC (Zen 4) VM shared with other jobs, OMP_NUM_THREADS=1"
 
 # Drafted by `neurozoo record model_cards/NAME ...` from the files (scripts/zoo/ffcl_mlp_mnist.sh made the
@@ -57,7 +55,7 @@ CHECKPOINTS = (
             precision="fp32 throughout, channels_last",
             hardware=HARDWARE,
         ),
-        license=License(weights="mit", data=MNIST_TERMS),
+        license=License(weights="mit"),
         paper="Gananath R, Improved Forward-Forward Contrastive Learning, arXiv 2405.03432 (2024)",
         metrics={
             "top1": 0.3049,
@@ -118,7 +116,7 @@ CHECKPOINTS = (
             precision="fp32 throughout, channels_last",
             hardware=HARDWARE,
         ),
-        license=License(weights="mit", data=MNIST_TERMS),
+        license=License(weights="mit"),
         paper="Gananath R, Improved Forward-Forward Contrastive Learning, arXiv 2405.03432 (2024)",
         metrics={
             "top1": 0.839,
