@@ -8,6 +8,8 @@ per process. Without torchrun every helper here is a no-op, so one code path ser
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -45,7 +47,50 @@ def init_distributed(device_type: str) -> DistInfo:
 
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
+        _HANDED_OVER.wait_released()
         dist.destroy_process_group()
+
+
+class _HandedOver:
+    """The tensors collectives were given, until gloo's worker threads have let go of them.
+
+    A gloo worker drops its reference to a finished collective's tensors after the caller has moved
+    on, and for a tensor Python knows that takes the GIL. A worker that gets there only once the
+    interpreter is finalising is killed holding it and the process aborts ("terminate called without
+    an active exception", SIGABRT; core dumps show ~AsyncAllreduceWork in ProcessGroupGloo::runLoop
+    during Py_FinalizeEx). Starved workers make it likely: 2 of 130 two-process runs on a loaded
+    CPU, and once in CI. So collectives work on copies that only gloo and this list hold, and
+    shutdown waits, with the GIL free, until each is back to this list's reference alone.
+    """
+
+    def __init__(self):
+        self.tensors: list[torch.Tensor] = []
+
+    def copy_of(self, tensor: torch.Tensor) -> torch.Tensor:
+        self.tensors = [t for t in self.tensors if t._use_count() > 1]
+        own = tensor.detach().clone()
+        self.tensors.append(own)
+        return own
+
+    def wait_released(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while any(t._use_count() > 1 for t in self.tensors):
+            if time.monotonic() > deadline:
+                warnings.warn("gloo still holds the tensors of a finished collective; the process may abort at "
+                              "exit", RuntimeWarning, stacklevel=2)
+                break
+            time.sleep(0.001)  # frees the GIL the workers wait for
+        self.tensors = []
+
+
+_HANDED_OVER = _HandedOver()
+
+
+def _all_reduce(tensor: torch.Tensor, op) -> torch.Tensor:
+    """``tensor`` reduced with ``op`` over processes, as a new tensor."""
+    own = _HANDED_OVER.copy_of(tensor)
+    dist.all_reduce(own, op=op)
+    return own
 
 
 def wrap_model(model: nn.Module, info: DistInfo, device: torch.device, find_unused_parameters: bool) -> nn.Module:
@@ -64,8 +109,7 @@ def average_gradients(parameters: list[nn.Parameter], info: DistInfo) -> None:
         return
     for p in parameters:
         if p.grad is not None:
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad.div_(info.world_size)
+            p.grad.copy_(_all_reduce(p.grad, dist.ReduceOp.SUM)).div_(info.world_size)
 
 
 def broadcast_buffers(module: nn.Module, info: DistInfo) -> None:
@@ -73,13 +117,15 @@ def broadcast_buffers(module: nn.Module, info: DistInfo) -> None:
     forward, so after the last step of an epoch each rank still holds its own batch's update."""
     if info.enabled:
         for buffer in module.buffers():
-            dist.broadcast(buffer, src=0)
+            own = _HANDED_OVER.copy_of(buffer)
+            dist.broadcast(own, src=0)
+            buffer.copy_(own)
 
 
 def sum_across(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Element-wise sum over processes (for metrics computed on shards)."""
+    """Element-wise sum over processes (for metrics computed on shards), in place."""
     if info.enabled:
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        values.copy_(_all_reduce(values, dist.ReduceOp.SUM))
     return values
 
 
@@ -88,8 +134,7 @@ def any_across(flag: bool, info: DistInfo) -> bool:
     if not info.enabled:
         return flag
     value = torch.tensor([int(flag)], device=_collective_device())
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return bool(_all_reduce(value, dist.ReduceOp.MAX).item())
 
 
 def broadcast_object(obj, info: DistInfo):

@@ -188,9 +188,6 @@ def train(
             else:
                 folder.write_config({**stored, "resumes": [*stored["resumes"], command]})
         _fit(engine, batches, tests, validation, settings["select"], dataset_record.task, folder, info)
-        # every rank tears the group down together: under load, a rank whose gloo group shut down while
-        # rank 0 was still writing the run folder aborted at exit (SIGABRT, seen once in CI)
-        barrier(info)
         return folder.path
     finally:
         if lock is not None:
