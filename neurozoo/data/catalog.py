@@ -54,12 +54,11 @@ from neurozoo.records import Dataset
 
 DIGITS = tuple(str(d) for d in range(10))
 # each dataset's terms of use, as its own page states them (cards cite them: neurozoo.cards)
-MNIST_TERMS = ("MNIST (LeCun, Cortes & Burges, http://yann.lecun.com/exdb/mnist/) states no licence; it is "
-               "commonly used under CC BY-SA 3.0")
 CIFAR_TERMS = ("{name} (Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009; "
                "https://www.cs.toronto.edu/~kriz/cifar.html) states no licence; its page asks users to cite that report")
 TERMS = {
-    "mnist": MNIST_TERMS,
+    "mnist": "MNIST (LeCun, Cortes & Burges, http://yann.lecun.com/exdb/mnist/) states no licence; it is commonly "
+             "used under CC BY-SA 3.0",
     "fashion_mnist": "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017; https://github.com/zalandoresearch/fashion-mnist) "
                      "is released under the MIT licence",
     "cifar10": CIFAR_TERMS.format(name="CIFAR-10"),
@@ -121,7 +120,7 @@ REAL_DATASETS = (
 
 
 def _multidigits(name, *, description, **variant):
-    sources = [f"digits from {MNIST_TERMS}"]
+    sources = [f"digits from {TERMS['mnist']}"]
     if variant.get("background") == "cifar10":
         sources.append(f"backgrounds from {TERMS['cifar10']}")
     return Dataset(

@@ -49,7 +49,8 @@ def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         if dist.get_backend() == "gloo":  # _HandedOver: an abort of gloo's; NCCL (untested here) as before
             _HANDED_OVER.wait_released()
-        _HANDED_OVER.tensors = []
+        else:
+            _HANDED_OVER.tensors = []
         dist.destroy_process_group()
 
 
