@@ -23,8 +23,9 @@ PRECISION=${PRECISION:-}            # empty: the engine's default (bf16 autocast
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-20}
 LR=${LR:-1e-3}
-LIMIT=${LIMIT:-}                    # empty: all 50,000 training images
-TRAIN_EVAL_LIMIT=${TRAIN_EVAL_LIMIT:-1000}  # test images scored after each epoch (monitoring only)
+LIMIT=${LIMIT:-}                    # empty: all 50,000 training images (45,000 trained on, 5,000 validation)
+VAL_FRACTION=${VAL_FRACTION:-0.1}  # training images held out and scored after each epoch (the test set is
+                                   # never looked at during training; the last epoch is published)
 EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
 HELD_OUT=${HELD_OUT:-}              # test images of the export's int8 accuracy check (empty: its default)
 DEEPFOOL_SAMPLES=${DEEPFOOL_SAMPLES:-1000}
@@ -34,7 +35,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$RUNS"
 
 RECIPE=(binenc --arch resnet18 --dataset cifar10 --data-dir "$DATA" --epochs "$EPOCHS" --lr "$LR" --seed "$SEED"
-        --eval-limit "$TRAIN_EVAL_LIMIT" --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"})
+        --val-fraction "$VAL_FRACTION" --select last --eval-limit 0 --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"})
 
 run_of() {  # the run folder of an arm (the NoPen twin's name says its recipe)
   case $1 in

@@ -19,8 +19,9 @@ PY=${PY:-python}
 DEVICE=${DEVICE:-cpu}
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-20}
-LIMIT=${LIMIT:-}                    # empty: all 50,000 training images
-TRAIN_EVAL_LIMIT=${TRAIN_EVAL_LIMIT:-1000}  # test images scored after each epoch (monitoring only)
+LIMIT=${LIMIT:-}                    # empty: all 50,000 training images (45,000 trained on, 5,000 validation)
+VAL_FRACTION=${VAL_FRACTION:-0.1}  # training images held out and scored after each epoch (the test set is
+                                   # never looked at during training; the last epoch is published)
 EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
 HELD_OUT=${HELD_OUT:-}              # test images of the export's int8 accuracy check (empty: its default)
 ATTACK_SAMPLES=${ATTACK_SAMPLES:-1000}
@@ -32,7 +33,7 @@ mkdir -p "$RUNS"
 MILESTONES=$(printf '%s\n' $((EPOCHS * 3 / 5)) $((EPOCHS * 4 / 5)) | awk '$1 > 0' | paste -sd, -)
 RECIPE=(--epochs "$EPOCHS" --lr 1e-3 --set optimizer=adam --set weight_decay=0.0 --set label_smoothing=0.0
         --set schedule=step --set "milestones=[$MILESTONES]" --batch-size 128 --precision fp32 --seed "$SEED"
-        --eval-limit "$TRAIN_EVAL_LIMIT" --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"})
+        --val-fraction "$VAL_FRACTION" --select last --eval-limit 0 --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"})
 
 run_of() {  # the run folder of an arm, named as the checkpoint it becomes
   case $1 in
