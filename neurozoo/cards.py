@@ -399,9 +399,14 @@ def _seed_study_section(folder: Path) -> list[str]:
     lines = ["## Seeds", "", study["about"], "", "| arm | seeds | " + " | ".join(shown) + " |",
              "|---|---|" + "---|" * len(shown)]
     for arm in study["arms"].values():
-        cells = [f"{arm['mean_std'][m]['mean']:.4f} +- {arm['mean_std'][m]['std']:.4f}" for m in shown]
+        cells = [_mean_std_text(arm["mean_std"][m]) for m in shown]
         lines.append(f"| {arm['description']} | {len(arm['per_seed'])} | " + " | ".join(cells) + " |")
     return lines + [""] + [f"- {finding}" for finding in study["findings"]] + [""]
+
+
+def _mean_std_text(figure: dict) -> str:
+    # one seed has no spread (std None)
+    return f"{figure['mean']:.4f}" + ("" if figure.get("std") is None else f" +- {figure['std']:.4f}")
 
 
 def training_data_terms(dataset: str | None, stated: str = "") -> str:

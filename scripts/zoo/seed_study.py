@@ -2,6 +2,8 @@
 
     python scripts/zoo/seed_study.py pick RUN... [--key val_top1] [--json sweep.json]
     python scripts/zoo/seed_study.py aggregate --arm NAME=RUN[,RUN...] ... --json study.json
+    python scripts/zoo/seed_study.py card study.json --reference ARM --show FIG,... --describe ARM=TEXT ...
+        [--derive NAME=FIG-FIG] --about TEXT --out model_cards/NAME/seed_study.json
 
 ``pick`` prints the run folder whose last epoch (metrics.jsonl) has the highest ``--key`` (a
 validation figure: choices are never made on the test set; on a tie the first run given) and can
@@ -12,6 +14,12 @@ record every candidate's score.
 deviation (n - 1; None for one run), n and the value of each seed. Figures: every figure of the
 evaluation, plus from the log ``final_val_top1`` (last epoch), ``best_val_top1`` / ``best_val_epoch``
 and ``train_seconds`` (summed epoch times).
+
+``card`` turns an aggregate into the ``seed_study.json`` a model card shows (``neurozoo.cards``):
+per arm its description, per-seed figures and mean +- std; ``--derive`` adds a per-seed difference
+of two figures (e.g. the accuracy lost to noise); and generated findings: for every other arm and
+shown figure, its difference from the reference arm's mean and on how many seeds (paired by seed)
+it is higher. The findings are computed from the numbers, never typed in.
 """
 
 from __future__ import annotations
@@ -86,6 +94,67 @@ def aggregate(arms: dict[str, list[Path]]) -> dict:
     return out
 
 
+def derive(per_seed: dict[str, dict], spec: str) -> str:
+    """Add the figure ``NAME = A - B`` (``spec`` "NAME=A-B") to every seed's figures; returns NAME."""
+    name, _, expression = spec.partition("=")
+    first, _, second = expression.partition("-")
+    if not (name and first and second):
+        sys.exit(f"--derive {spec!r}: give NAME=FIGURE-FIGURE, e.g. noise_drop=top1-noise_sigma_0.1")
+    for seed, figures in per_seed.items():
+        missing = [f for f in (first, second) if figures.get(f) is None]
+        if missing:
+            sys.exit(f"--derive {spec!r}: {seed} has no figure {missing[0]!r}")
+        figures[name] = figures[first] - figures[second]
+    return name
+
+
+def card_study(study: dict, reference: str, shown: list[str], descriptions: dict[str, str],
+               derived: list[str], about: str) -> dict:
+    """The model card's ``seed_study.json`` for an aggregate (see the module doc)."""
+    if reference not in study["arms"]:
+        sys.exit(f"--reference {reference!r} is not an arm of the study: {', '.join(study['arms'])}")
+    arms = {}
+    for arm, result in study["arms"].items():
+        per_seed: dict[str, dict] = {}
+        for name, figure in result["figures"].items():
+            for seed, value in figure["per_seed"].items():
+                per_seed.setdefault(seed, {})[name] = value
+        names = list(result["figures"]) + [derive(per_seed, spec) for spec in derived]
+        unknown = [name for name in shown if name not in names]
+        if unknown:
+            sys.exit(f"--show {unknown[0]!r}: arm {arm!r} has no such figure (it has: {', '.join(names)})")
+        arms[arm] = {
+            "description": descriptions.get(arm, arm),
+            "runs": result["runs"],
+            "per_seed": per_seed,
+            "mean_std": {name: {k: v for k, v in summary({s: f.get(name) for s, f in per_seed.items()}).items()
+                                if k != "per_seed"} for name in names},
+        }
+    return {"about": about, "reference": reference, "shown": shown, "arms": arms,
+            "findings": findings(arms, reference, shown)}
+
+
+def findings(arms: dict, reference: str, shown: list[str]) -> list[str]:
+    ref = arms[reference]
+    lines = []
+    for arm, result in arms.items():
+        if arm == reference:
+            continue
+        for name in shown:
+            mine, theirs = result["mean_std"][name], ref["mean_std"][name]
+            paired = [s for s in result["per_seed"] if s in ref["per_seed"]]
+            higher = sum(result["per_seed"][s][name] > ref["per_seed"][s][name] for s in paired)
+            lines.append(
+                f"{name}: {result['description']} {_mean_std(mine)} vs {ref['description']} {_mean_std(theirs)}, "
+                f"difference {mine['mean'] - theirs['mean']:+.4f}; higher on {higher} of {len(paired)} seeds"
+            )
+    return lines
+
+
+def _mean_std(figure: dict) -> str:
+    return f"{figure['mean']:.4f}" + ("" if figure["std"] is None else f" +- {figure['std']:.4f}")
+
+
 def table(arms: dict) -> str:
     names = list(dict.fromkeys(name for arm in arms.values() for name in arm["figures"]))
     rows = ["| figure | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
@@ -113,7 +182,23 @@ def main(argv: list[str] | None = None) -> None:
     agg.add_argument("--arm", action="append", required=True, metavar="NAME=RUN[,RUN...]")
     agg.add_argument("--json", type=Path, required=True)
     agg.add_argument("--note", default="", help="what the study is (stored in the JSON)")
+    card = commands.add_parser("card", help="the model card's seed_study.json for an aggregate")
+    card.add_argument("study", type=Path, help="the aggregate's JSON")
+    card.add_argument("--reference", required=True, help="the arm every other arm is compared with")
+    card.add_argument("--show", required=True, help="comma-separated figures the card's table shows")
+    card.add_argument("--describe", action="append", default=[], metavar="ARM=TEXT")
+    card.add_argument("--derive", action="append", default=[], metavar="NAME=FIGURE-FIGURE")
+    card.add_argument("--about", required=True, help="what was run, with the command that reruns it")
+    card.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+
+    if args.command == "card":
+        descriptions = dict(spec.partition("=")[::2] for spec in args.describe)
+        result = card_study(json.loads(args.study.read_text()), args.reference, args.show.split(","),
+                            descriptions, args.derive, args.about)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print("\n".join(result["findings"]))
+        return
 
     if args.command == "pick":
         scores = {str(run): last_score(run, args.key) for run in args.runs}

@@ -1,0 +1,92 @@
+"""scripts/zoo/seed_study.py: aggregate runs over seeds, and the card's seed_study.json made from it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from neurozoo.cards import _seed_study_section
+
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("seed_study", REPO / "scripts" / "zoo" / "seed_study.py")
+seed_study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(seed_study)
+
+
+def fake_run(folder, seed: int, top1: float, noisy: float, val: list[float]):
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"engine": {"seed": seed}}))
+    (folder / "eval.json").write_text(json.dumps(
+        {"metrics": {"top1": {"top1": top1}, "corruption": {"noise_sigma_0.1": noisy}}}))
+    (folder / "metrics.jsonl").write_text("".join(
+        json.dumps({"epoch": i + 1, "val_top1": v, "epoch_time_s": 10.0}) + "\n" for i, v in enumerate(val)))
+    return folder
+
+
+@pytest.fixture
+def study(tmp_path):
+    runs = {
+        "hah": [fake_run(tmp_path / f"hah/seed{s}", s, t, n, [0.3, v])
+                for s, t, n, v in [(0, 0.50, 0.45, 0.40), (1, 0.54, 0.47, 0.45), (2, 0.52, 0.40, 0.43)]],
+        "vgg": [fake_run(tmp_path / f"vgg/seed{s}", s, t, n, [0.5, v])
+                for s, t, n, v in [(0, 0.70, 0.30, 0.60), (1, 0.72, 0.50, 0.61), (2, 0.74, 0.35, 0.62)]],
+    }
+    out = tmp_path / "study.json"
+    seed_study.main(["aggregate", "--json", str(out)] + [f"--arm={a}=" + ",".join(map(str, r)) for a, r in runs.items()])
+    return out
+
+
+def test_aggregate_gives_mean_std_and_each_seed(study):
+    figures = json.loads(study.read_text())["arms"]["hah"]["figures"]
+    assert figures["top1"]["mean"] == pytest.approx(0.52)
+    assert figures["top1"]["std"] == pytest.approx(0.02)
+    assert figures["top1"]["per_seed"] == {"seed0": 0.50, "seed1": 0.54, "seed2": 0.52}
+    assert figures["final_val_top1"]["per_seed"]["seed1"] == 0.45
+    assert figures["best_val_epoch"]["per_seed"]["seed0"] == 2
+    assert figures["train_seconds"]["mean"] == 20.0
+
+
+def test_card_study_derives_compares_per_seed_and_renders(study, tmp_path):
+    out = tmp_path / "card" / "seed_study.json"
+    out.parent.mkdir()
+    seed_study.main(["card", str(study), "--reference", "vgg", "--show", "top1,noise_drop",
+                     "--derive", "noise_drop=top1-noise_sigma_0.1", "--describe", "hah=HaH", "--describe", "vgg=VGG",
+                     "--about", "three seeds", "--out", str(out)])
+    card = json.loads(out.read_text())
+    hah = card["arms"]["hah"]
+    assert hah["per_seed"]["seed2"]["noise_drop"] == pytest.approx(0.12)
+    assert hah["mean_std"]["noise_drop"]["mean"] == pytest.approx((0.05 + 0.07 + 0.12) / 3)
+    # noise_drop: HaH 0.05 / 0.07 / 0.12 against VGG 0.40 / 0.22 / 0.39, higher on no seed; top1 on none
+    assert card["findings"] == [
+        "top1: HaH 0.5200 +- 0.0200 vs VGG 0.7200 +- 0.0200, difference -0.2000; higher on 0 of 3 seeds",
+        f"noise_drop: HaH {0.08:.4f} +- {hah['mean_std']['noise_drop']['std']:.4f} vs VGG 0.3367 +- "
+        f"{card['arms']['vgg']['mean_std']['noise_drop']['std']:.4f}, difference -0.2567; higher on 0 of 3 seeds",
+    ]
+    section = "\n".join(_seed_study_section(out.parent))
+    assert "| HaH | 3 | 0.5200 +- 0.0200 | 0.0800 +- " in section
+    assert "- top1: HaH 0.5200" in section
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reference", "nope", "--show", "top1"], "--reference 'nope' is not an arm"),
+    (["--reference", "vgg", "--show", "top5"], "--show 'top5': arm 'hah' has no such figure"),
+    (["--reference", "vgg", "--show", "top1", "--derive", "drop=top1"], "give NAME=FIGURE-FIGURE"),
+    (["--reference", "vgg", "--show", "top1", "--derive", "drop=top1-nmi"], "seed0 has no figure 'nmi'"),
+])
+def test_card_refuses_bad_arguments_in_one_line(study, tmp_path, args, message):
+    out = tmp_path / "seed_study.json"
+    with pytest.raises(SystemExit) as stop:
+        seed_study.main(["card", str(study), "--about", "x", "--out", str(out)] + args)
+    assert message in str(stop.value)
+    assert not out.exists()
+
+
+def test_card_section_shows_a_single_seed_without_spread(tmp_path):
+    (tmp_path / "seed_study.json").write_text(json.dumps({
+        "about": "one seed", "shown": ["top1"], "findings": [],
+        "arms": {"a": {"description": "A", "per_seed": {"seed0": {"top1": 0.5}},
+                       "mean_std": {"top1": {"mean": 0.5, "std": None, "n": 1}}}}}))
+    assert "| A | 1 | 0.5000 |" in _seed_study_section(tmp_path)
