@@ -90,3 +90,28 @@ def test_card_section_shows_a_single_seed_without_spread(tmp_path):
         "arms": {"a": {"description": "A", "per_seed": {"seed0": {"top1": 0.5}},
                        "mean_std": {"top1": {"mean": 0.5, "std": None, "n": 1}}}}}))
     assert "| A | 1 | 0.5000 |" in _seed_study_section(tmp_path)
+
+
+STUDIES = sorted(REPO.glob("model_cards/*/seed_study.json")) + sorted(REPO.glob("plugins/*/seed_study.json"))
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: str(p.relative_to(REPO)))
+def test_committed_studies_summarise_their_own_seeds(path):
+    """Every committed seed_study.json: each shown mean +- std is that of the per-seed values it lists."""
+    import statistics
+
+    study = json.loads(path.read_text())
+    for arm in study["arms"].values():
+        for name in study["shown"]:
+            values = [figures[name] for figures in arm["per_seed"].values()]
+            assert arm["mean_std"][name]["mean"] == pytest.approx(statistics.fmean(values))
+            if len(values) > 1:
+                assert arm["mean_std"][name]["std"] == pytest.approx(statistics.stdev(values))
+
+
+def test_hah_readme_table_is_the_seed_study():
+    study = json.loads((REPO / "plugins/hah/seed_study.json").read_text())
+    readme = (REPO / "plugins/hah/README.md").read_text()
+    for arm in study["arms"].values():
+        cells = " | ".join(f"{arm['mean_std'][n]['mean']:.4f} +- {arm['mean_std'][n]['std']:.4f}" for n in study["shown"])
+        assert f"| {cells} |" in readme, f"plugins/hah/README.md lacks the row of {arm['description']}"
