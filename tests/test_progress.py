@@ -52,6 +52,11 @@ def test_the_start_line_says_what_runs_where():
                       device="cpu", threads=2, resumed=False)
     assert line == ("training runs/x: method nmhebb, arch resnet18, dataset cifar10; 30 epoch(s) over the first "
                     "5,000 training images, batch 128, seed 0; precision bf16, channels_last; cpu, 2 thread(s)")
+    held_out = start_line("runs/x", method="hah", arch="hah_vgg16", dataset="cifar10", epochs=20,
+                          settings={"limit": None, "val_fraction": 0.1, "batch_size": 128, "seed": 0, "precision": "fp32"},
+                          device="cpu", threads=2, resumed=True)
+    assert held_out.startswith("resuming runs/x: method hah, arch hah_vgg16, dataset cifar10; 20 epoch(s) over every "
+                               "training image less a 10% validation split, batch 128,")
 
 
 def test_the_start_line_comes_before_the_data_is_read(tmp_path, capsys):

@@ -21,6 +21,8 @@ def start_line(folder: str | Path, *, method: str, arch: str, dataset: str, epoc
     """What a run is about to do, printed before any data is read, so a log says it from its first line."""
     limit = settings.get("limit")
     images = f"the first {limit:,} training images" if limit else "every training image"
+    if settings.get("val_fraction"):
+        images += f" less a {settings['val_fraction']:.0%} validation split"
     layout = ", channels_last" if settings.get("channels_last") else ""
     return (
         f"{'resuming' if resumed else 'training'} {folder}: method {method}, arch {arch}, dataset {dataset}; "
