@@ -75,6 +75,7 @@ def test_card_study_derives_compares_per_seed_and_renders(study, tmp_path):
     (["--reference", "vgg", "--show", "top5"], "--show 'top5': arm 'hah' has no such figure"),
     (["--reference", "vgg", "--show", "top1", "--derive", "drop=top1"], "give NAME=FIGURE-FIGURE"),
     (["--reference", "vgg", "--show", "top1", "--derive", "drop=top1-nmi"], "seed0 has no figure 'nmi'"),
+    (["--reference", "vgg", "--show", "top1", "--describe", "hah"], "--describe 'hah': give ARM=TEXT"),
 ])
 def test_card_refuses_bad_arguments_in_one_line(study, tmp_path, args, message):
     out = tmp_path / "seed_study.json"

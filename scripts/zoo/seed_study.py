@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "card":
         descriptions = dict(spec.partition("=")[::2] for spec in args.describe)
+        unnamed = [spec for spec in args.describe if "=" not in spec or not spec.partition("=")[2]]
+        if unnamed:
+            sys.exit(f"--describe {unnamed[0]!r}: give ARM=TEXT, e.g. hah='HaH-VGG16'")
         result = card_study(json.loads(args.study.read_text()), args.reference, args.show.split(","),
                             descriptions, args.derive, args.about)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
