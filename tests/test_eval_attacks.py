@@ -16,7 +16,7 @@ from neurozoo.evaluation.attacks import attack_scope, build_attack, format_eps
 pytestmark = pytest.mark.usefixtures("evaltest_plugin")
 
 BUDGETS = [("pgd", "linf", 0.3), ("pgd", "l2", 1.5), ("apgd_ce", "linf", 0.3), ("apgd_ce", "l2", 1.5),
-           ("apgd_t", "linf", 0.3), ("apgd_t", "l2", 1.5)]
+           ("apgd_t", "linf", 0.3), ("apgd_t", "l2", 1.5), ("apgd", "linf", 0.3), ("apgd", "l2", 1.5)]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,21 @@ def test_attack_metrics_report_each_budget_and_a_curve(model):
                            ("adversarial_l2", "apgd_ce_l2")}
     pgd = curves[("adversarial_linf", "pgd_linf")]
     assert pgd["x"] == [0.0, 0.02, 0.3] and pgd["y"] == [1.0, *m["pgd_linf"].values()]
+
+
+def test_the_apgd_pair_is_the_per_image_worst_case_of_its_two_attacks(model):
+    """An image survives the pair only if it survives APGD-CE and APGD-T: at a budget where each
+    attack alone leaves some images correct (and APGD-T breaks some that APGD-CE does not), the pair
+    leaves exactly those that both leave."""
+    images, labels = signal_arrays(64)
+    survivors = {}
+    for kind in ("apgd_ce", "apgd_t", "apgd"):
+        attack = build_attack(kind, model, "linf", 0.07, steps=10, num_classes=4)
+        with attack_scope(model, seed=0):
+            survivors[kind] = correct(model(attack(images, labels)), labels)
+    assert 0 < survivors["apgd_ce"].sum() < 64 and 0 < survivors["apgd_t"].sum() < 64
+    assert (survivors["apgd_ce"] & ~survivors["apgd_t"]).any()
+    assert torch.equal(survivors["apgd"], survivors["apgd_ce"] & survivors["apgd_t"])
 
 
 def test_attack_results_are_reproducible(model):

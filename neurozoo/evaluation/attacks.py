@@ -1,4 +1,5 @@
-"""Adversarial robustness with torchattacks: PGD, APGD-CE, APGD-T (Linf and L2) and DeepFool.
+"""Adversarial robustness with torchattacks: PGD, APGD-CE, APGD-T, the two in sequence as AutoAttack
+runs them (Linf and L2), and DeepFool.
 
 Attacks run on [0, 1] images against the whole model (normalisation is inside it), so budgets are
 in pixel units: Linf 8/255 means each pixel moves at most 8 grey levels. Each attack runs under a
@@ -25,7 +26,10 @@ NORMS = ("linf", "l2")
 
 def build_attack(kind: str, model: nn.Module, norm: str, eps: float, *, steps: int, num_classes: int,
                  n_target_classes: int = 9):
-    """The torchattacks attack for ``kind`` ("pgd", "apgd_ce", "apgd_t") at budget ``eps`` in ``norm``."""
+    """The torchattacks attack for ``kind`` ("pgd", "apgd_ce", "apgd_t", "apgd") at budget ``eps`` in ``norm``.
+
+    "apgd" is AutoAttack's pair of APGD attacks: APGD-CE, then APGD-T on the images APGD-CE did not
+    break (``torchattacks.MultiAttack``), so an image counts as robust only if it survives both."""
     import torchattacks
 
     if norm not in NORMS:
@@ -42,7 +46,13 @@ def build_attack(kind: str, model: nn.Module, norm: str, eps: float, *, steps: i
                                     n_classes=num_classes)
         attack.n_target_classes = min(n_target_classes, num_classes - 1)
         return attack
-    raise ValueError(f"unknown attack kind {kind!r}; use 'pgd', 'apgd_ce' or 'apgd_t'")
+    if kind == "apgd":
+        return torchattacks.MultiAttack([
+            build_attack(part, model, norm, eps, steps=steps, num_classes=num_classes,
+                         n_target_classes=n_target_classes)
+            for part in ("apgd_ce", "apgd_t")
+        ])
+    raise ValueError(f"unknown attack kind {kind!r}; use 'pgd', 'apgd_ce', 'apgd_t' or 'apgd'")
 
 
 @contextlib.contextmanager
@@ -134,6 +144,15 @@ def apgd_t(ctx, linf_eps: Sequence[float] = LINF_EPS, l2_eps: Sequence[float] = 
     """Targeted APGD with the DLR loss against the ``n_target_classes`` runner-up classes (as in
     AutoAttack); its loss reads the 4 largest logits, so it needs at least 4 classes."""
     return _apgd(ctx, "apgd_t", linf_eps, l2_eps, steps, max_samples, seed, n_target_classes)
+
+
+@requires(gradients=True, min_classes=4)
+def apgd(ctx, linf_eps: Sequence[float] = LINF_EPS, l2_eps: Sequence[float] = L2_EPS, steps: int = 10,
+         max_samples: int = 1000, seed: int = 0, n_target_classes: int = 9) -> dict[str, float]:
+    """AutoAttack's APGD pair: APGD-CE, then targeted APGD-DLR on the images it left correct; the
+    accuracy on images neither breaks (the per-image worst case of ``apgd_ce`` and ``apgd_t``, which is
+    what papers reporting "APGD-CE + APGD-T" or AutoAttack's first two attacks give)."""
+    return _apgd(ctx, "apgd", linf_eps, l2_eps, steps, max_samples, seed, n_target_classes)
 
 
 @requires(gradients=True)

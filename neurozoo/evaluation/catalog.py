@@ -24,6 +24,8 @@ METRICS = (
     Metric("pgd_l2", attacks.pgd_l2, "accuracy under PGD at L2 budgets (torchattacks)"),
     Metric("apgd_ce", attacks.apgd_ce, "accuracy under APGD-CE at Linf and L2 budgets (torchattacks)"),
     Metric("apgd_t", attacks.apgd_t, "accuracy under targeted APGD-DLR at Linf and L2 budgets (torchattacks)"),
+    Metric("apgd", attacks.apgd,
+           "accuracy under AutoAttack's APGD pair (APGD-CE, then APGD-T on what it left) at Linf and L2 budgets"),
     Metric("deepfool", attacks.deepfool, "DeepFool robustness score mean ||r||/||x|| (torchattacks)"),
 )
 

@@ -34,7 +34,7 @@ def register_methods(register):
         adapt_model=adapt_model,
         description="cross-entropy plus a layer-local Hebbian/anti-Hebbian cost on each HaH block",
         paper=PAPER,
-        metrics=("top1", "corruption", "hah_sparsity", "hah_disparity", "hah_snr", "apgd_ce", "apgd_t"),
+        metrics=("top1", "corruption", "hah_sparsity", "hah_disparity", "hah_snr", "apgd_ce", "apgd_t", "apgd"),
     ))
 
 

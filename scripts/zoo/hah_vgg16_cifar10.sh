@@ -9,7 +9,8 @@
 #           test split by at most 0.1 pp (`neurozoo half`), else float32, with run.json and metrics.jsonl
 #   eval    the shared suite on the full test set into published/eval.json (+ plots/): clean top-1,
 #           Gaussian noise sigma 0.05-0.3 (mean of 3 draws) and the corruption suite, APGD-CE and APGD-T at
-#           Linf 2/255 and L2 0.25 on the first 1,000 test images, per-layer sparsity, disparity and SNR
+#           Linf 2/255 and L2 0.25 on the first 1,000 test images, each alone and as AutoAttack's pair
+#           (apgd: an image is robust only if it survives both), per-layer sparsity, disparity and SNR
 #   export  ONNX beside the published weights, fp32 and int8 (int8 is written only if it passes the
 #           export's accuracy gate; whether the hard top-k cut survives int8 is what the gate measures),
 #           and the int8 graph's top-1 into published/eval_int8.json
@@ -75,6 +76,12 @@ if [[ $STAGE == train || $STAGE == all ]]; then
   done
 fi
 
+ATTACK_OPTIONS=()  # every attack at Linf 2/255 and L2 0.25 on the first ATTACK_SAMPLES test images
+for attack in apgd_ce apgd_t apgd; do
+  ATTACK_OPTIONS+=(--set "$attack.linf_eps=[0.00784313725490196]" --set "$attack.l2_eps=[0.25]"
+                   --set "$attack.max_samples=$ATTACK_SAMPLES")
+done
+
 published() {  # ARM: the checkpoint to evaluate and publish
   echo "$(run_of "$1")/published"
 }
@@ -92,11 +99,8 @@ if [[ $STAGE == eval || $STAGE == all ]]; then
     run=$(published "$arm")
     [ "$run/eval.json" -nt "$run/model.safetensors" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 \
       --data-dir "$DATA" --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
-      --metrics top1,corruption,apgd_ce,apgd_t,hah_sparsity,hah_disparity,hah_snr --set corruption.draws=3 \
-      --set 'apgd_ce.linf_eps=[0.00784313725490196]' --set 'apgd_ce.l2_eps=[0.25]' \
-      --set "apgd_ce.max_samples=$ATTACK_SAMPLES" \
-      --set 'apgd_t.linf_eps=[0.00784313725490196]' --set 'apgd_t.l2_eps=[0.25]' \
-      --set "apgd_t.max_samples=$ATTACK_SAMPLES" \
+      --metrics top1,corruption,apgd_ce,apgd_t,apgd,hah_sparsity,hah_disparity,hah_snr --set corruption.draws=3 \
+      "${ATTACK_OPTIONS[@]}" \
       --json "$run/eval.json" --plots "$run/plots"
   done
 fi
