@@ -399,13 +399,13 @@ def _seed_study_section(folder: Path) -> list[str]:
     lines = ["## Seeds", "", study["about"], "", "| arm | seeds | " + " | ".join(shown) + " |",
              "|---|---|" + "---|" * len(shown)]
     for arm in study["arms"].values():
-        cells = [_mean_std_text(arm["mean_std"][m]) for m in shown]
+        cells = [mean_std_text(arm["mean_std"][m]) for m in shown]
         lines.append(f"| {arm['description']} | {len(arm['per_seed'])} | " + " | ".join(cells) + " |")
     return lines + [""] + [f"- {finding}" for finding in study["findings"]] + [""]
 
 
-def _mean_std_text(figure: dict) -> str:
-    # one seed has no spread (std None)
+def mean_std_text(figure: dict) -> str:
+    """``{"mean": m, "std": s}`` as "m +- s" (4 decimals); one seed has no spread (std None): "m"."""
     return f"{figure['mean']:.4f}" + ("" if figure.get("std") is None else f" +- {figure['std']:.4f}")
 
 

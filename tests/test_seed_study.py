@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import statistics
 
 import pytest
 
@@ -99,8 +100,6 @@ STUDIES = sorted(REPO.glob("model_cards/*/seed_study.json")) + sorted(REPO.glob(
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: str(p.relative_to(REPO)))
 def test_committed_studies_summarise_their_own_seeds(path):
     """Every committed seed_study.json: each shown mean +- std is that of the per-seed values it lists."""
-    import statistics
-
     study = json.loads(path.read_text())
     for arm in study["arms"].values():
         for name in study["shown"]:

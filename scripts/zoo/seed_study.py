@@ -30,6 +30,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from neurozoo.cards import mean_std_text
+
 
 def epochs(run: Path) -> list[dict]:
     lines = (run / "metrics.jsonl").read_text().splitlines()
@@ -145,14 +147,10 @@ def findings(arms: dict, reference: str, shown: list[str]) -> list[str]:
             paired = [s for s in result["per_seed"] if s in ref["per_seed"]]
             higher = sum(result["per_seed"][s][name] > ref["per_seed"][s][name] for s in paired)
             lines.append(
-                f"{name}: {result['description']} {_mean_std(mine)} vs {ref['description']} {_mean_std(theirs)}, "
+                f"{name}: {result['description']} {mean_std_text(mine)} vs {ref['description']} {mean_std_text(theirs)}, "
                 f"difference {mine['mean'] - theirs['mean']:+.4f}; higher on {higher} of {len(paired)} seeds"
             )
     return lines
-
-
-def _mean_std(figure: dict) -> str:
-    return f"{figure['mean']:.4f}" + ("" if figure["std"] is None else f" +- {figure['std']:.4f}")
 
 
 def table(arms: dict) -> str:
@@ -193,10 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "card":
-        descriptions = dict(spec.partition("=")[::2] for spec in args.describe)
-        unnamed = [spec for spec in args.describe if "=" not in spec or not spec.partition("=")[2]]
+        unnamed = [spec for spec in args.describe if not spec.partition("=")[2]]
         if unnamed:
             sys.exit(f"--describe {unnamed[0]!r}: give ARM=TEXT, e.g. hah='HaH-VGG16'")
+        descriptions = dict(spec.partition("=")[::2] for spec in args.describe)
         result = card_study(json.loads(args.study.read_text()), args.reference, args.show.split(","),
                             descriptions, args.derive, args.about)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
