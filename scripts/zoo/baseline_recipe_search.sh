@@ -9,8 +9,8 @@
 #   ls0     no label smoothing
 # Each trains EPOCHS epochs into RUNS/<candidate>; then `seed_study.py pick` writes RUNS/choice.json (every
 # candidate's last-epoch val_top1, the highest chosen). A chosen recipe is then the one A, B and C are
-# retrained with (scripts/zoo/nmhebb_resnet18_cifar10.sh). About 1 h per candidate on two threads of the
-# AMX Xeon at 15 epochs.
+# retrained with (scripts/zoo/nmhebb_resnet18_cifar10.sh). About 1.5 h per candidate on two threads of the
+# AMX Xeon at 15 epochs (arm A's 15 epochs took 85 min of training there).
 #
 #   RUNS=~/neurozoo-runs/baseline-recipe DATA=../shared/data bash scripts/zoo/baseline_recipe_search.sh
 #
