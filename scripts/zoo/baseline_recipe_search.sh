@@ -8,9 +8,10 @@
 #   b256    batch 256, peak lr 0.2 (the lr scaled with the batch)
 #   ls0     no label smoothing
 # Each trains EPOCHS epochs into RUNS/<candidate>; then `seed_study.py pick` writes RUNS/choice.json (every
-# candidate's last-epoch val_top1, the highest chosen). A chosen recipe is then the one A, B and C are
-# retrained with (scripts/zoo/nmhebb_resnet18_cifar10.sh). About 1.5 h per candidate on two threads of the
-# AMX Xeon at 15 epochs (arm A's 15 epochs took 85 min of training there).
+# candidate's last-epoch val_top1, the highest chosen) and the last line printed is the command that
+# retrains A, B and C with it (scripts/zoo/nmhebb_resnet18_cifar10.sh, its options in RECIPE_OPTIONS).
+# About 1.5 h per candidate on two threads of the AMX Xeon at 15 epochs (arm A's 15 epochs took 85 min of
+# training there).
 #
 #   RUNS=~/neurozoo-runs/baseline-recipe DATA=../shared/data bash scripts/zoo/baseline_recipe_search.sh
 #
@@ -18,6 +19,7 @@
 #   EPOCHS=1 LIMIT=256 CANDIDATES="ref ls0" RUNS=/tmp/recipe-check bash scripts/zoo/baseline_recipe_search.sh
 set -euo pipefail
 HERE=$(dirname "${BASH_SOURCE[0]}")
+source "$HERE/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/baseline-recipe}
 DATA=${DATA:-../shared/data}
 PY=${PY:-python}
@@ -43,11 +45,11 @@ runs=()
 for candidate in $CANDIDATES; do
   run=$RUNS/$candidate
   runs+=("$run")
-  if [ -f "$run/metrics.jsonl" ] && [ "$(wc -l < "$run/metrics.jsonl")" -ge "$EPOCHS" ]; then continue; fi
   read -r -a options <<< "--batch-size 128 $(change "$candidate")"  # a later --batch-size wins
-  if [ -f "$run/run.json" ]; then start=(--resume "$run"); else start=(--out "$run"); fi
-  $PY -m neurozoo.cli train baseline --arch resnet18 --dataset cifar10 --epochs "$EPOCHS" "${options[@]}" --seed 0 \
-    --val-fraction 0.1 --select last --precision bf16 --eval-limit 0 --data-dir "$DATA" \
-    ${LIMIT:+--limit "$LIMIT"} "${start[@]}"
+  train_once "$run" $PY -m neurozoo.cli train baseline --arch resnet18 --dataset cifar10 --epochs "$EPOCHS" \
+    "${options[@]}" --seed 0 --val-fraction 0.1 --select last --precision bf16 --eval-limit 0 --data-dir "$DATA" \
+    ${LIMIT:+--limit "$LIMIT"}
 done
-$PY "$HERE/seed_study.py" pick "${runs[@]}" --json "$RUNS/choice.json"
+chosen=$($PY "$HERE/seed_study.py" pick "${runs[@]}" --json "$RUNS/choice.json")
+echo "chosen: $chosen; retrain A, B and C with it into a new RUNS:" \
+  "RECIPE_OPTIONS=\"$(change "$(basename "$chosen")")\" bash scripts/zoo/nmhebb_resnet18_cifar10.sh"

@@ -47,13 +47,7 @@ run_of() {  # the run folder of an arm (the NoPen twin's name says its recipe)
 
 train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
   local out=$1; shift
-  if [ -f "$out/.done" ]; then return; fi
-  if [ -f "$out/run.json" ]; then
-    $PY -m neurozoo.cli train "${RECIPE[@]}" "$@" --resume "$out"
-  else
-    $PY -m neurozoo.cli train "${RECIPE[@]}" "$@" --out "$out"
-  fi
-  touch "$out/.done"
+  train_once "$out" $PY -m neurozoo.cli train "${RECIPE[@]}" "$@"
 }
 
 if [[ $STAGE == train || $STAGE == all ]]; then

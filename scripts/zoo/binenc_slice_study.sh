@@ -22,6 +22,7 @@
 #     RUNS=/tmp/binenc-check bash scripts/zoo/binenc_slice_study.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/binenc-slice}
 DATA=${DATA:-../shared/data}
 PY=${PY:-python}
@@ -47,13 +48,7 @@ COMMON=(binenc --arch resnet18 --dataset cifar10 --data-dir "$DATA" --epochs "$E
 
 train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
   local out=$1; shift
-  if [ -f "$out/.done" ]; then return; fi
-  if [ -f "$out/run.json" ]; then
-    $PY -m neurozoo.cli train "${COMMON[@]}" "$@" --resume "$out"
-  else
-    $PY -m neurozoo.cli train "${COMMON[@]}" "$@" --out "$out"
-  fi
-  touch "$out/.done"
+  train_once "$out" $PY -m neurozoo.cli train "${COMMON[@]}" "$@"
 }
 
 rate_flag() {  # the gamma_rate option for a rate name ("budget": the method's default)

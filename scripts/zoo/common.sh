@@ -29,3 +29,15 @@ half_gated() {
   fi
   cp "$run/run.json" "$run/metrics.jsonl" "$out/"
 }
+
+# train_once OUT COMMAND...: COMMAND, a `neurozoo train ...` command line without --out/--resume, trains
+# into OUT: started with --out OUT, or continued with --resume OUT when OUT holds a stopped run (the engine
+# refuses a resume whose settings differ from the run's). OUT/.done marks a finished run, which is then
+# skipped without loading anything. A failed or stopped training leaves no mark and returns its status.
+train_once() {
+  local out=$1
+  shift
+  if [ -f "$out/.done" ]; then return 0; fi
+  if [ -f "$out/run.json" ]; then "$@" --resume "$out" || return; else "$@" --out "$out" || return; fi
+  touch "$out/.done"
+}

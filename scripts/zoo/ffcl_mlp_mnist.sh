@@ -8,6 +8,7 @@
 #
 # "study" picks the variant's weights on a validation split of the training set (never the test set).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/ffcl}
 DATA=${DATA:-../shared/data}
 PY=${PY:-python}
@@ -26,12 +27,7 @@ SPREAD=(--set variance_weight=10.0 --set covariance_weight=0.4)
 
 train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
   local out=$RUNS/$1; shift
-  if [ -f "$out/run.json" ] && [ ! -f "$out/.done" ]; then
-    $PY -m neurozoo.cli train "$@" --dataset mnist --data-dir "$DATA" --resume "$out"
-  elif [ ! -f "$out/run.json" ]; then
-    $PY -m neurozoo.cli train "$@" --dataset mnist --data-dir "$DATA" --out "$out"
-  fi
-  touch "$out/.done"
+  train_once "$out" $PY -m neurozoo.cli train "$@" --dataset mnist --data-dir "$DATA"
 }
 
 if [[ $STAGE == study || $STAGE == all ]]; then

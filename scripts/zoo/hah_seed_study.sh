@@ -11,6 +11,7 @@
 # Tiny end-to-end check: EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 SEEDS=0 RUNS=/tmp/hah-check bash scripts/zoo/hah_seed_study.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/hah-seeds}
 DATA=${DATA:-../shared/data}
 PY=${PY:-python}
@@ -44,13 +45,7 @@ arm_args() {  # the method and architecture of an arm
 
 train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
   local out=$1; shift
-  if [ -f "$out/.done" ]; then return; fi
-  if [ -f "$out/run.json" ]; then
-    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --resume "$out"
-  else
-    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --out "$out"
-  fi
-  touch "$out/.done"
+  train_once "$out" $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA"
 }
 
 if [[ $STAGE == train || $STAGE == all ]]; then

@@ -60,13 +60,7 @@ arm_args() {
 
 train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a finished one
   local out=$1; shift
-  if [ -f "$out/.done" ]; then return; fi
-  if [ -f "$out/run.json" ]; then
-    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --resume "$out"
-  else
-    $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA" --out "$out"
-  fi
-  touch "$out/.done"
+  train_once "$out" $PY -m neurozoo.cli train "$@" --dataset cifar10 --data-dir "$DATA"
 }
 
 if [[ $STAGE == train || $STAGE == all ]]; then

@@ -62,11 +62,7 @@ check_arm() {
 
 train() {  # ARCH
   local run=$RUNS/$1
-  if [ -f "$run/run.json" ]; then
-    "${NZ[@]}" train kuramoto --arch "$1" "${TRAIN[@]}" --resume "$run"
-  else
-    "${NZ[@]}" train kuramoto --arch "$1" "${TRAIN[@]}" --out "$run"
-  fi
+  train_once "$run" "${NZ[@]}" train kuramoto --arch "$1" "${TRAIN[@]}"
 }
 
 stale() {  # FILE RUN: FILE is missing or older than RUN's weights

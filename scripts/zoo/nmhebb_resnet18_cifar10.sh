@@ -28,6 +28,9 @@
 # metrics.jsonl shows), LIMIT (train on the first N training images; default all), EVAL_LIMIT (first N
 # test images of the evaluation; default all), HELD_OUT (test images of the export's int8 accuracy gate;
 # default the export's: all),
+# RECIPE_OPTIONS (`neurozoo train` options added to every arm, after the ones above so a repeated option
+# wins, e.g. "--lr 0.2": the recipe chosen by scripts/zoo/baseline_recipe_search.sh; default none; train
+# into a new RUNS with it, as a stopped run resumes only with the settings it started with),
 # DEVICE (cpu or cuda, default cpu: training and evaluation; on a CUDA GPU also EPOCHS for the paper's budget),
 # NZ (the neurozoo command, default .venv/bin/neurozoo: run from the repository root), OMP_NUM_THREADS (default 1).
 # A quick end-to-end check: EPOCHS=1 LIMIT=512 EVAL_LIMIT=64 HELD_OUT=64 RUNS=/tmp/nmhebb-zoo-check bash scripts/zoo/...
@@ -52,6 +55,7 @@ mkdir -p "$RUNS"
 COMMON=(--arch resnet18 --dataset cifar10 --epochs "$EPOCHS" --batch-size 128 --seed 0 --val-fraction 0.1
         --select "$SELECT" --precision "$PRECISION" --eval-limit 0 --data-dir "$DATA" --device "$DEVICE")
 if [ -n "$LIMIT" ]; then COMMON+=(--limit "$LIMIT"); fi
+if [ -n "${RECIPE_OPTIONS:-}" ]; then read -r -a extra <<< "$RECIPE_OPTIONS"; COMMON+=("${extra[@]}"); fi
 EVAL_OPTS=(--dataset cifar10 --data-dir "$DATA" --device "$DEVICE")
 EXPORT_OPTS=(--int8 --data-dir "$DATA")
 if [ -n "$EVAL_LIMIT" ]; then EVAL_OPTS+=(--limit "$EVAL_LIMIT"); fi
@@ -82,11 +86,7 @@ train() {  # ARM
   local run
   run=$RUNS/$(folder "$1")
   read -r -a method <<< "$(recipe "$1")"
-  if [ -f "$run/run.json" ]; then
-    "${NZ[@]}" train "${method[@]}" "${COMMON[@]}" --resume "$run"
-  else
-    "${NZ[@]}" train "${method[@]}" "${COMMON[@]}" --out "$run"
-  fi
+  train_once "$run" "${NZ[@]}" train "${method[@]}" "${COMMON[@]}"
 }
 
 published() {  # ARM: the folder of the arm's checkpoint to evaluate and publish
