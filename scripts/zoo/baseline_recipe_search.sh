@@ -15,6 +15,9 @@
 #
 #   RUNS=~/neurozoo-runs/baseline-recipe DATA=../shared/data bash scripts/zoo/baseline_recipe_search.sh
 #
+# "ref" is the recipe arm A of scripts/zoo/nmhebb_resnet18_cifar10.sh trained (same options; its --select
+# best picks weights after training and changes no epoch of it): a finished arm A stands in for it with
+#   mkdir -p RUNS && ln -s ARM_A_RUN RUNS/ref && touch RUNS/ref/.done
 # Resumable: rerun after a stop (a finished candidate is skipped). Tiny check:
 #   EPOCHS=1 LIMIT=256 CANDIDATES="ref ls0" RUNS=/tmp/recipe-check bash scripts/zoo/baseline_recipe_search.sh
 set -euo pipefail
