@@ -55,4 +55,4 @@ for candidate in $CANDIDATES; do
 done
 chosen=$($PY "$HERE/seed_study.py" pick "${runs[@]}" --json "$RUNS/choice.json")
 echo "chosen: $chosen; retrain A, B and C with it into a new RUNS:" \
-  "RECIPE_OPTIONS=\"$(change "$(basename "$chosen")")\" bash scripts/zoo/nmhebb_resnet18_cifar10.sh"
+  "PRECISION=bf16 RUNS=NEW_RUNS RECIPE_OPTIONS=\"$(change "$(basename "$chosen")")\" bash scripts/zoo/nmhebb_resnet18_cifar10.sh"
