@@ -153,9 +153,10 @@ def draft_record(
 ) -> Checkpoint:
     """The record of a run folder, every number measured from its files and evaluation JSON.
 
-    ``metrics`` holds the figures of the evaluations of the whole test split, and ``headline`` (the
-    robustness figure of the zoo table) from whichever evaluation has it, its image count then in
-    ``metric_images``; ``int8_metrics`` the figures of whole-test-split evaluations of the int8
+    ``metrics`` holds the figures of the evaluations of the whole test split (those of a metric that
+    stops at ``max_samples``, the attacks, with their image count in ``metric_images``), and
+    ``headline`` (the robustness figure of the zoo table) from whichever evaluation has it, its image
+    count then in ``metric_images``; ``int8_metrics`` the figures of whole-test-split evaluations of the int8
     export. ``hardware`` says what trained it, in words (run.json does not know); ``data_terms`` the
     training data's terms, needed only where the dataset's record states none.
     """
@@ -186,14 +187,19 @@ def draft_record(
         raise ConfigError(f"name {name!r} must be {base!r} or {base}.TAG (method-arch-dataset of the checkpoint)")
     model = load_folder(folder)
     evaluations = folder_evaluations(folder)
-    measured = {figure: (value, metric_images(r, metric), is_whole_split(r, metric))
+    # figure -> (value, test images, whole split?, evaluation of the whole split?)
+    measured = {figure: (value, metric_images(r, metric), is_whole_split(r, metric), r["limit"] is None)
                 for r in evaluations.torch for (_, metric, figure), value in figures([r]).items() if value is not None}
-    metrics = {figure: value for figure, (value, _, whole) in measured.items() if whole}
-    images = {}
+    metrics, images = {}, {}
+    for figure, (value, count, whole, unlimited) in measured.items():
+        if whole or unlimited:  # an attack of a whole-split evaluation stops at its max_samples: say how many
+            metrics[figure] = value
+            if not whole:
+                images[figure] = count
     if headline and headline not in metrics:
         if headline not in measured:
             raise ConfigError(f"no evaluation JSON in {folder} has the figure {headline!r}")
-        metrics[headline], images[headline], _ = measured[headline]
+        metrics[headline], images[headline], *_ = measured[headline]
     engine = run["engine"]
     epochs = sum(phase["epochs"] for phase in run["phases"])
     record = Checkpoint(

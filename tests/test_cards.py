@@ -245,3 +245,20 @@ def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
     shutil.copy(evals[method_run], control / "eval_other.json")
     with pytest.raises(neurozoo.ConfigError, match="different checkpoints; keep one control per folder"):
         build_card(folder, **TERMS)
+
+
+def test_a_drafted_record_carries_the_attack_figures_with_their_image_count(runs, tmp_path):
+    from neurozoo.publish import draft_record
+
+    folder = tmp_path / "run"
+    shutil.copytree(runs[0], folder)
+    for stale in folder.glob("eval*.json"):
+        stale.unlink()
+    whole = write_json(neurozoo.evaluate(folder, DATASET, ["top1", "pgd_linf"], options={
+        "pgd_linf": {"eps": [2 / 255], "steps": 1, "max_samples": 8}}), folder / "eval.json")
+    write_json(neurozoo.evaluate(folder, DATASET, ["ece"], limit=16), folder / "eval_first16.json")
+    measured = json.loads(whole.read_text())["metrics"]
+    record = draft_record(folder, hardware="CPU", license="mit", data_terms=TERMS["data_terms"])
+    assert record.metrics == {"top1": measured["top1"]["top1"], **measured["pgd_linf"]}
+    assert record.metric_images == {figure: 8 for figure in measured["pgd_linf"]}
+    assert len(measured["pgd_linf"]) == 1  # one budget; the limited evaluation's ece is no record figure
