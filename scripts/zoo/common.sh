@@ -41,3 +41,14 @@ train_once() {
   if [ -f "$out/run.json" ]; then "$@" --resume "$out" || return; else "$@" --out "$out" || return; fi
   touch "$out/.done"
 }
+
+# eval_piece RUN PIECE COMMAND...: COMMAND, a `neurozoo eval RUN ...` command line without --json, writes
+# RUN/eval_PIECE.json unless that file is newer than RUN's weights. A long evaluation split into pieces
+# (one file each; cards and records read every eval*.json of a folder) loses at most the piece under way
+# when it is stopped, instead of everything before it.
+eval_piece() {
+  local run=$1 piece=$2
+  shift 2
+  if [ "$run/eval_$piece.json" -nt "$run/model.safetensors" ]; then return 0; fi
+  "$@" --json "$run/eval_$piece.json"
+}

@@ -7,7 +7,7 @@
 #   train   each arm into RUNS/<checkpoint name>
 #   half    RUNS/<name>/published: the weights as float16 when that moves the clean top-1 on the whole
 #           test split by at most 0.1 pp (`neurozoo half`), else float32, with run.json and metrics.jsonl
-#   eval    the shared suite on the full test set into published/eval.json (+ plots/): clean top-1,
+#   eval    the shared suite on the full test set into published/eval_<piece>.json (+ plots/): clean top-1,
 #           Gaussian noise sigma 0.05-0.3 (mean of 3 draws) and the corruption suite, APGD-CE and APGD-T at
 #           Linf 2/255 and L2 0.25 on the first 1,000 test images, each alone and as AutoAttack's pair
 #           (apgd: an image is robust only if it survives both), per-layer sparsity, disparity and SNR
@@ -70,12 +70,6 @@ if [[ $STAGE == train || $STAGE == all ]]; then
   done
 fi
 
-ATTACK_OPTIONS=()  # every attack at Linf 2/255 and L2 0.25 on the first ATTACK_SAMPLES test images
-for attack in apgd_ce apgd_t apgd; do
-  ATTACK_OPTIONS+=(--set "$attack.linf_eps=[0.00784313725490196]" --set "$attack.l2_eps=[0.25]"
-                   --set "$attack.max_samples=$ATTACK_SAMPLES")
-done
-
 published() {  # ARM: the checkpoint to evaluate and publish
   echo "$(run_of "$1")/published"
 }
@@ -91,11 +85,19 @@ fi
 if [[ $STAGE == eval || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(published "$arm")
-    [ "$run/eval.json" -nt "$run/model.safetensors" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 \
-      --data-dir "$DATA" --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
-      --metrics top1,corruption,apgd_ce,apgd_t,apgd,hah_sparsity,hah_disparity,hah_snr --set corruption.draws=3 \
-      "${ATTACK_OPTIONS[@]}" \
-      --json "$run/eval.json" --plots "$run/plots"
+    evaluate=($PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" --device "$DEVICE"
+              ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --plots "$run/plots")
+    # in pieces, shortest first (HaH's took ~2.5 h in all on two threads): a stop loses one piece only
+    eval_piece "$run" layers "${evaluate[@]}" --metrics top1,hah_sparsity,hah_disparity,hah_snr
+    for attack in apgd_ce apgd_t apgd; do
+      eval_piece "$run" "$attack" "${evaluate[@]}" --metrics "$attack" \
+        --set "$attack.linf_eps=[0.00784313725490196]" --set "$attack.l2_eps=[0.25]" \
+        --set "$attack.max_samples=$ATTACK_SAMPLES"
+    done
+    eval_piece "$run" noise "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
+      --set 'corruption.corruptions=[]'
+    eval_piece "$run" corruptions "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
+      --set 'corruption.noise_sigmas=[]'
   done
 fi
 
