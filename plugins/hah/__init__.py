@@ -5,16 +5,12 @@ arXiv 2202.13074 (ICIP 2022); authors' code: github.com/metehancekic/HaH (``haht
 See plugins/hah/README.md for the recipe, its options and the measured short experiment.
 """
 
-from neurozoo import Architecture, Checkpoint, Method, Metric, hookimpl
+from neurozoo import Architecture, Method, Metric, hookimpl
 
+from .checkpoints import CHECKPOINTS, PAPER
 from .method import HaHMethod
 from .metrics import hah_disparity, hah_snr, hah_sparsity
 from .models import adapt_model, hah_vgg16
-
-PAPER = (
-    "M. Cekic, C. Bakiskan, U. Madhow. Neuro-inspired deep neural networks with sparse, strong "
-    "activations. ICIP 2022, arXiv:2202.13074"
-)
 
 
 @hookimpl
@@ -49,6 +45,5 @@ def register_metrics(register):
 
 @hookimpl
 def register_checkpoints(register):
-    # planned: the name is public, weights are published once trained with the full recipe
-    register(Checkpoint("hah", "hah_vgg16", "cifar10",
-                        description="HaH-VGG16, CIFAR-10, authors' recipe (100 epochs); not yet published"))
+    for checkpoint in CHECKPOINTS:
+        register(checkpoint)
