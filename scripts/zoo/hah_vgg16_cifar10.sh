@@ -87,15 +87,16 @@ if [[ $STAGE == eval || $STAGE == all ]]; then
     run=$(published "$arm")
     evaluate=($PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" --device "$DEVICE"
               ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --plots "$run/plots")
-    # in pieces, shortest first (HaH's took ~2.5 h in all on two threads): a stop loses one piece only
+    # in pieces (HaH's took ~2.5 h in all on two threads; a stop loses one piece only): the clean and noise
+    # figures first (the zoo table's), the attacks, the corruption suite (the longest) last
     eval_piece "$run" layers "${evaluate[@]}" --metrics top1,hah_sparsity,hah_disparity,hah_snr
+    eval_piece "$run" noise "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
+      --set 'corruption.corruptions=[]'
     for attack in apgd_ce apgd_t apgd; do
       eval_piece "$run" "$attack" "${evaluate[@]}" --metrics "$attack" \
         --set "$attack.linf_eps=[0.00784313725490196]" --set "$attack.l2_eps=[0.25]" \
         --set "$attack.max_samples=$ATTACK_SAMPLES"
     done
-    eval_piece "$run" noise "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
-      --set 'corruption.corruptions=[]'
     eval_piece "$run" corruptions "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
       --set 'corruption.noise_sigmas=[]'
   done
