@@ -190,12 +190,9 @@ def draft_record(
     # figure -> (value, test images, whole split?, evaluation of the whole split?)
     measured = {figure: (value, metric_images(r, metric), is_whole_split(r, metric), r["limit"] is None)
                 for r in evaluations.torch for (_, metric, figure), value in figures([r]).items() if value is not None}
-    metrics, images = {}, {}
-    for figure, (value, count, whole, unlimited) in measured.items():
-        if whole or unlimited:  # an attack of a whole-split evaluation stops at its max_samples: say how many
-            metrics[figure] = value
-            if not whole:
-                images[figure] = count
+    metrics = {figure: value for figure, (value, *_, unlimited) in measured.items() if unlimited}
+    # an attack of a whole-split evaluation stops at its max_samples: say how many
+    images = {figure: count for figure, (_, count, whole, unlimited) in measured.items() if unlimited and not whole}
     if headline and headline not in metrics:
         if headline not in measured:
             raise ConfigError(f"no evaluation JSON in {folder} has the figure {headline!r}")
