@@ -21,7 +21,6 @@ dataset folder and ``RUN`` for the run folder.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 from neurozoo import registry
 from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
 from neurozoo.errors import ConfigError, UnknownNameError
+from neurozoo.evaluation.runner import resolved_options
 from neurozoo.records import Checkpoint, Claim
 from neurozoo.zoo import resolve
 
@@ -157,17 +157,21 @@ def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], flo
     }
 
 
+def metric_settings(result: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The options a metric's figures were measured with: those the result records, or, for a result
+    written before results recorded them, the given options over the metric's current defaults."""
+    if metric in result.get("settings", {}):
+        return result["settings"][metric]
+    try:
+        return resolved_options(registry.get_metric(metric), result.get("options", {}).get(metric, {}))
+    except UnknownNameError:
+        return result.get("options", {}).get(metric, {})
+
+
 def metric_images(result: dict[str, Any], metric: str) -> int:
     """The test images a metric's figures were measured on: the evaluation's, or fewer for a metric
     that stops at ``max_samples`` (the attacks: 1,000 by default)."""
-    try:
-        compute = registry.get_metric(metric).compute
-    except UnknownNameError:
-        return result["num_samples"]
-    parameter = inspect.signature(compute).parameters.get("max_samples")
-    if parameter is None:
-        return result["num_samples"]
-    return min(result["num_samples"], result.get("options", {}).get(metric, {}).get("max_samples", parameter.default))
+    return min(result["num_samples"], metric_settings(result, metric).get("max_samples", result["num_samples"]))
 
 
 def is_whole_split(result: dict[str, Any], metric: str) -> bool:
@@ -298,7 +302,18 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
               f"`{r['checkpoint_sha256']}`)" for r in baseline]
     lines += [f"- control `{arm}`: `{portable_command(r['command'], 'RUN')}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for arm, found in controls.items() for r in found]
+    settings = {metric: metric_settings(r, metric) for r in results for metric in r["metrics"]}
+    if any(settings.values()):
+        lines += ["", "Settings of this model's figures (each metric's options, defaults included):", ""]
+        lines += [f"- {metric}: " + ", ".join(f"{option}={_setting(value)}" for option, value in options.items())
+                  for metric, options in settings.items() if options]
     return lines + [""]
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_setting(v) for v in value) + "]"
+    return f"{value:.6g}" if isinstance(value, float) else json.dumps(value)
 
 
 def gain_verdict(claim: Claim, gain: float | None, higher_is_better: bool = True) -> str:

@@ -262,3 +262,19 @@ def test_a_drafted_record_carries_the_attack_figures_with_their_image_count(runs
     assert record.metrics == {"top1": measured["top1"]["top1"], **measured["pgd_linf"]}
     assert record.metric_images == {figure: 8 for figure in measured["pgd_linf"]}
     assert len(measured["pgd_linf"]) == 1  # one budget; the limited evaluation's ece is no record figure
+
+
+def test_the_card_states_each_metrics_settings_recorded_or_else_todays_defaults(runs, tmp_path):
+    method_run = runs[0]
+    folder = tmp_path / "run"
+    shutil.copytree(method_run, folder, ignore=shutil.ignore_patterns("eval*.json"))
+    result = neurozoo.evaluate(folder, DATASET, ["top1", "pgd_linf"], options={
+        "pgd_linf": {"eps": [2 / 255], "steps": 1, "max_samples": 8}})
+    recorded = write_json(result, folder / "eval.json")
+    line = "- pgd_linf: eps=[0.00784314], steps=1, max_samples=8, seed=0"
+    assert line in build_card(folder, evaluations=[recorded], **TERMS).splitlines()
+    # a result written before results recorded their settings: the given options over the current defaults
+    del result["settings"]
+    del result["options"]["pgd_linf"]["steps"]
+    older = write_json(result, tmp_path / "older.json")
+    assert line.replace("steps=1", "steps=10") in build_card(folder, evaluations=[older], **TERMS).splitlines()

@@ -51,6 +51,12 @@ def test_attack_metrics_report_each_budget_and_a_curve(model):
     assert list(m["pgd_linf"]) == ["pgd_linf_eps_0.02", "pgd_linf_eps_0.3"]
     assert m["pgd_linf"]["pgd_linf_eps_0.3"] < 0.5 < m["pgd_linf"]["pgd_linf_eps_0.02"]
     assert m["apgd_ce"]["apgd_ce_linf_eps_0.3"] < 0.5 and m["apgd_ce"]["apgd_ce_l2_eps_1.5"] < 0.5
+    # the result says how each figure was measured: the given options over the defaults (steps, seed)
+    assert result["settings"] == {
+        "top1": {},
+        "pgd_linf": {"eps": [0.02, 0.3], "steps": 10, "max_samples": 64, "seed": 0},
+        "apgd_ce": {"linf_eps": [0.3], "l2_eps": [1.5], "steps": 10, "max_samples": 64, "seed": 0},
+    }
     curves = {(c["plot"], c["label"]): c for c in result["curves"]}
     assert set(curves) == {("adversarial_linf", "pgd_linf"), ("adversarial_linf", "apgd_ce_linf"),
                            ("adversarial_l2", "apgd_ce_l2")}

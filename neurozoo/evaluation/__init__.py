@@ -59,8 +59,9 @@ and dataset before any work is done, so a metric that cannot run fails at once w
 Result
 ------
 ``evaluate`` returns (and ``--json`` writes) ``{"model", "dataset", "split", "limit",
-"num_samples", "metrics": {metric: {figure: value}}, "curves": [...], "options", "seconds":
-{metric: s}, "checkpoint_sha256", "command", "versions", "device", "bf16"}``.
+"num_samples", "metrics": {metric: {figure: value}}, "curves": [...], "options" (as given),
+"settings": {metric: {option: value}} (every option each metric ran with, defaults included),
+"seconds": {metric: s}, "checkpoint_sha256", "command", "versions", "device", "bf16"}``.
 """
 
 from neurozoo.evaluation.context import Curve, EvalContext, Outputs, Requires, requires

@@ -28,6 +28,7 @@ from neurozoo.errors import ConfigError
 from neurozoo.evaluation.context import EvalContext, requirements_of
 from neurozoo.evaluation.onnx_model import OnnxModel
 from neurozoo.model import NeurozooModel
+from neurozoo.options import signature_options
 
 DEFAULT_METRIC = {"multiclass": "top1", "multilabel": "exact_set"}
 # distributions whose versions go into every result (scikit-learn etc. by distribution name), after neurozoo's
@@ -233,6 +234,7 @@ def evaluate(
         "metrics": results,
         "curves": [{**asdict(c), "x": list(c.x), "y": list(c.y)} for c in ctx.curves],
         "options": options,
+        "settings": {m.name: resolved_options(m, options.get(m.name, {})) for m in metric_records},
         "seconds": seconds,
         "checkpoint_sha256": target.sha256,
         "command": command or _python_call(target.source, record.name, names, limit, split, options),
@@ -279,6 +281,12 @@ def run_metrics(ctx: EvalContext, metrics: list, options: dict[str, dict], bar) 
                 owners[figure] = metric.name
             results[metric.name] = figures
     return results, seconds
+
+
+def resolved_options(metric, given: dict[str, Any]) -> dict[str, Any]:
+    """Every option a metric runs with: ``given`` over the defaults of its ``compute`` (a result records
+    them, so a figure says how it was measured, e.g. an attack's steps, even after a default changes)."""
+    return {**signature_options(metric.compute, skip=1)[0], **given}
 
 
 def _device_of(model: nn.Module) -> torch.device:
