@@ -311,6 +311,9 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
 
 
 def _setting(value: Any) -> str:
+    """An option's value as the card shows it: floats to 6 digits, a machine path by its name (as in commands)."""
+    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+        value = Path(value).name
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_setting(v) for v in value) + "]"
     return f"{value:.6g}" if isinstance(value, float) else json.dumps(value)

@@ -4,12 +4,17 @@
 # weight decay 5e-4, batch 128, crop + flip) and its NoPen twin (the same network without the code layer
 # and penalty), at the same recipe, budget, lr and seed: EPOCHS epochs each (20 here; the paper runs 200).
 # LR: pick it with the slice study (scripts/zoo/binenc_slice_study.sh, one lr per variant chosen on a
-# validation split); both runs use the same one. Then the evaluation on the full test set (top1,
-# binarity, sign-pattern fraction, Mahalanobis AUROC with class Gaussians on all training images,
-# DeepFool in the shared and in the authors' protocol on the first 1,000 test images, convergence
-# epoch) and ONNX export, fp32 and int8 (int8 only if it passes the export's accuracy gate).
+# validation split); both runs use the same one. Stages, in order:
+#   train   each arm into RUNS/<name>
+#   half    RUNS/<name>/published: float16 weights when `neurozoo half`'s 0.1 pp gate passes, else float32,
+#           with run.json and metrics.jsonl
+#   eval    on the full test set, in resumable pieces published/eval_<piece>.json: clean (top1, binarity,
+#           sign-pattern fraction, convergence epoch), mahalanobis (AUROC with class Gaussians on all
+#           training images), deepfool (the shared and the authors' protocol, first 1,000 test images)
+#   export  ONNX fp32 and int8 (int8 only if it passes the export's accuracy gate) beside the published
+#           weights, and the int8 graph's top-1 into published/eval_int8.json
 #
-#   LR=1e-3 RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data bash scripts/zoo/binenc_resnet18_cifar10.sh [train|eval|export|all]
+#   LR=1e-3 RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data bash scripts/zoo/binenc_resnet18_cifar10.sh [train|half|eval|export|all]
 #
 # Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
 #   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 DEEPFOOL_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/binenc-full-check bash scripts/zoo/binenc_resnet18_cifar10.sh
@@ -56,22 +61,35 @@ if [[ $STAGE == train || $STAGE == all ]]; then
   done
 fi
 
-if [[ $STAGE == eval || $STAGE == all ]]; then
+if [[ $STAGE == half || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(run_of "$arm")
-    [ -f "$run/eval.json" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" \
-      --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
-      --metrics top1,binarity,sign_pattern_fraction,mahalanobis_auroc,deepfool,binenc_deepfool,convergence_epoch \
-      ${LIMIT:+--set "mahalanobis_auroc.train_limit=$LIMIT"} --set "convergence_epoch.run=$run" \
-      --set "deepfool.max_samples=$DEEPFOOL_SAMPLES" --set "binenc_deepfool.max_samples=$DEEPFOOL_SAMPLES" \
-      --json "$run/eval.json"
+    half_gated "$run" "$run/published" $PY -m neurozoo.cli half "$run" --dtype float16 --out "$run/published" \
+      --data-dir "$DATA"
+  done
+fi
+
+if [[ $STAGE == eval || $STAGE == all ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")/published
+    evaluate=($PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" --device "$DEVICE"
+              ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"})
+    # convergence_epoch reads the training log, which half_gated copies beside the published weights
+    eval_piece "$run" clean "${evaluate[@]}" --metrics top1,binarity,sign_pattern_fraction,convergence_epoch \
+      --set "convergence_epoch.run=$run"
+    eval_piece "$run" mahalanobis "${evaluate[@]}" --metrics mahalanobis_auroc \
+      ${LIMIT:+--set "mahalanobis_auroc.train_limit=$LIMIT"}
+    eval_piece "$run" deepfool "${evaluate[@]}" --metrics deepfool,binenc_deepfool \
+      --set "deepfool.max_samples=$DEEPFOOL_SAMPLES" --set "binenc_deepfool.max_samples=$DEEPFOOL_SAMPLES"
   done
 fi
 
 if [[ $STAGE == export || $STAGE == all ]]; then
   for arm in $ARMS; do
-    run=$(run_of "$arm")
+    run=$(run_of "$arm")/published
     export_gated "$run" $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
       ${HELD_OUT:+--held-out "$HELD_OUT"}
+    int8_evaluated "$run" $PY -m neurozoo.cli eval "$run/model.int8.onnx" --dataset cifar10 --data-dir "$DATA" \
+      --device cpu ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --metrics top1
   done
 fi

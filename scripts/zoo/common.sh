@@ -52,3 +52,14 @@ eval_piece() {
   if [ "$run/eval_$piece.json" -nt "$run/model.safetensors" ]; then return 0; fi
   "$@" --json "$run/eval_$piece.json"
 }
+
+# int8_evaluated RUN COMMAND...: COMMAND, a `neurozoo eval RUN/model.int8.onnx ...` command line without
+# --json, writes the int8 graph's figures to RUN/eval_int8.json (the card's int8 section, the record's
+# int8_metrics) when the export wrote model.int8.onnx (its gate may refuse it) after the last such figures.
+int8_evaluated() {
+  local run=$1
+  shift
+  if [ -f "$run/model.int8.onnx" ] && [ ! "$run/eval_int8.json" -nt "$run/model.int8.onnx" ]; then
+    "$@" --json "$run/eval_int8.json"
+  fi
+}

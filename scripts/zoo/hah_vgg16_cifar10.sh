@@ -107,9 +107,7 @@ if [[ $STAGE == export || $STAGE == all ]]; then
     run=$(published "$arm")
     export_gated "$run" $PY -m neurozoo.cli export "$run" --int8 --out "$run" --data-dir "$DATA" \
       ${HELD_OUT:+--held-out "$HELD_OUT"}
-    if [ -f "$run/model.int8.onnx" ] && [ ! "$run/eval_int8.json" -nt "$run/model.int8.onnx" ]; then
-      $PY -m neurozoo.cli eval "$run/model.int8.onnx" --dataset cifar10 --data-dir "$DATA" --device cpu \
-        ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --metrics top1 --json "$run/eval_int8.json"
-    fi
+    int8_evaluated "$run" $PY -m neurozoo.cli eval "$run/model.int8.onnx" --dataset cifar10 --data-dir "$DATA" \
+      --device cpu ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --metrics top1
   done
 fi

@@ -122,9 +122,7 @@ export_onnx() {  # ARM
   local run
   run=$(published "$1")
   export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT_OPTS[@]}" --out "$run"
-  if [ -f "$run/model.int8.onnx" ] && [ ! "$run/eval_int8.json" -nt "$run/model.int8.onnx" ]; then
-    "${NZ[@]}" eval "$run/model.int8.onnx" "${EVAL_OPTS[@]}" --metrics top1 --json "$run/eval_int8.json"
-  fi
+  int8_evaluated "$run" "${NZ[@]}" eval "$run/model.int8.onnx" "${EVAL_OPTS[@]}" --metrics top1
 }
 
 for arm in $ARMS; do folder "$arm" > /dev/null; done  # an unknown arm fails before any work
