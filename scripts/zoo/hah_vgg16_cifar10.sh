@@ -7,7 +7,7 @@
 #   train   each arm into RUNS/<checkpoint name>
 #   half    RUNS/<name>/published: the weights as float16 when that moves the clean top-1 on the whole
 #           test split by at most 0.1 pp (`neurozoo half`), else float32, with run.json and metrics.jsonl
-#   eval    the shared suite on the full test set into published/eval_<piece>.json (+ plots/): clean top-1,
+#   eval    the shared suite on the full test set into published/eval_<piece>.json (plots/ of them all): clean top-1,
 #           Gaussian noise sigma 0.05-0.3 (mean of 3 draws) and the corruption suite, APGD-CE and APGD-T at
 #           Linf 2/255 and L2 0.25 on the first 1,000 test images, each alone and as AutoAttack's pair
 #           (apgd: an image is robust only if it survives both), per-layer sparsity, disparity and SNR
@@ -86,7 +86,7 @@ if [[ $STAGE == eval || $STAGE == all ]]; then
   for arm in $ARMS; do
     run=$(published "$arm")
     evaluate=($PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" --device "$DEVICE"
-              ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --plots "$run/plots")
+              ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"})
     # in pieces (HaH's took ~2.5 h in all on two threads; a stop loses one piece only): the clean and noise
     # figures first (the zoo table's), the attacks, the corruption suite (the longest) last
     eval_piece "$run" layers "${evaluate[@]}" --metrics top1,hah_sparsity,hah_disparity,hah_snr
@@ -99,6 +99,7 @@ if [[ $STAGE == eval || $STAGE == all ]]; then
     done
     eval_piece "$run" corruptions "${evaluate[@]}" --metrics corruption --set corruption.draws=3 \
       --set 'corruption.noise_sigmas=[]'
+    $PY "$(dirname "${BASH_SOURCE[0]}")/plot_pieces.py" "$run"  # every piece's curves in plots/
   done
 fi
 
