@@ -110,7 +110,7 @@ def test_committed_studies_summarise_their_own_seeds(path):
 
 
 def test_hah_readme_table_is_the_seed_study():
-    study = json.loads((REPO / "plugins/hah/seed_study.json").read_text())
+    study = json.loads((REPO / "model_cards/hah-hah_vgg16-cifar10/seed_study.json").read_text())
     readme = (REPO / "plugins/hah/README.md").read_text()
     for arm in study["arms"].values():
         cells = " | ".join(f"{arm['mean_std'][n]['mean']:.4f} +- {arm['mean_std'][n]['std']:.4f}" for n in study["shown"])

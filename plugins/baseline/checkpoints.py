@@ -256,6 +256,7 @@ CHECKPOINTS = (
             "apgd_l2_eps_0.25": 1000,
         },
         headline="noise_sigma_0.1",
+        int8_metrics={"top1": 0.9047},
         description=(
             "the same-budget baseline of hah-hah_vgg16-cifar10 (scripts/zoo/hah_vgg16_cifar10.sh): the HaH "
             "authors' standard VGG-16 (conv without bias, ReLU, BatchNorm; input normalisation inside; head "
