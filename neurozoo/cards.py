@@ -31,14 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from neurozoo import registry
-from neurozoo.checkpoint import (
-    CARD_NAME,
-    WEIGHTS_NAME,
-    atomic_write_bytes,
-    load_folder,
-    read_config,
-    sha256_file,
-)
+from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
 from neurozoo.errors import ConfigError, UnknownNameError
 from neurozoo.evaluation.runner import resolved_options
 from neurozoo.records import Checkpoint, Claim
