@@ -33,6 +33,7 @@ from typing import Any
 from neurozoo import registry
 from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
 from neurozoo.errors import ConfigError, UnknownNameError
+from neurozoo.evaluation.catalog import METRICS as SHARED_METRICS
 from neurozoo.evaluation.runner import resolved_options
 from neurozoo.records import Checkpoint, Claim
 from neurozoo.zoo import resolve
@@ -148,13 +149,17 @@ def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any]
 
 
 def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
-    """(dataset/split, metric, figure) -> value over several evaluation results."""
-    return {
-        (f"{r['dataset']}/{r['split']}", metric, figure): value
+    """(dataset/split, metric, figure) -> value over several evaluation results, the shared metrics first
+    in the catalog's order (accuracy before calibration, corruptions and attacks) whichever evaluation
+    piece holds them, then a plugin's own metrics in the order they were written."""
+    found = [
+        ((f"{r['dataset']}/{r['split']}", metric, figure), value)
         for r in results
         for metric, values in r["metrics"].items()
         for figure, value in values.items()
-    }
+    ]
+    rank = {metric.name: i for i, metric in enumerate(SHARED_METRICS)}
+    return dict(sorted(found, key=lambda item: rank.get(item[0][1], len(rank))))
 
 
 def metric_settings(result: dict[str, Any], metric: str) -> dict[str, Any]:

@@ -278,3 +278,14 @@ def test_the_card_states_each_metrics_settings_recorded_or_else_todays_defaults(
     del result["options"]["pgd_linf"]["steps"]
     older = write_json(result, tmp_path / "older.json")
     assert line.replace("steps=1", "steps=10") in build_card(folder, evaluations=[older], **TERMS).splitlines()
+
+
+def test_figures_follow_the_catalogs_order_whichever_piece_holds_them(runs, tmp_path):
+    method_run = runs[0]
+    folder = tmp_path / "run"
+    shutil.copytree(method_run, folder, ignore=shutil.ignore_patterns("eval*.json"))
+    # file-name order would put the calibration piece first
+    write_json(neurozoo.evaluate(folder, DATASET, ["ece"]), folder / "eval_a.json")
+    write_json(neurozoo.evaluate(folder, DATASET, ["top1"]), folder / "eval_b.json")
+    _, _, *rows = _table(build_card(folder, **TERMS), "| data | images | figure |")
+    assert [row[2] for row in rows] == ["top1", "ece"]
