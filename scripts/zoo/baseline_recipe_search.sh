@@ -4,7 +4,7 @@
 # Each candidate is the published recipe (SGD with Nesterov momentum 0.9, weight decay 5e-4, one-cycle to
 # lr 0.1, label smoothing 0.1, batch 128, crop + flip, bf16 policy, seed 0) with one change:
 #   ref     nothing (the recipe of arms A, B and C)
-#   lr0.2   peak lr 0.2            lr0.05  peak lr 0.05
+#   lr0.2   peak lr 0.2            lr0.05  peak lr 0.05          lr0.4   peak lr 0.4
 #   b256    batch 256, peak lr 0.2 (the lr scaled with the batch)
 #   ls0     no label smoothing
 # Each trains EPOCHS epochs into RUNS/<candidate>; then `seed_study.py pick` writes RUNS/choice.json (every
@@ -15,9 +15,11 @@
 #
 #   RUNS=~/neurozoo-runs/baseline-recipe DATA=../shared/data bash scripts/zoo/baseline_recipe_search.sh
 #
-# "ref" is the recipe arm A of scripts/zoo/nmhebb_resnet18_cifar10.sh trained (same options; its --select
-# best picks weights after training and changes no epoch of it): a finished arm A stands in for it with
-#   mkdir -p RUNS && ln -s ARM_A_RUN RUNS/ref && touch RUNS/ref/.done
+# Every candidate trains exactly as arm A of scripts/zoo/nmhebb_resnet18_cifar10.sh with RECIPE_OPTIONS set to
+# the candidate's change (same options; its --select best picks weights after training and changes no epoch
+# of it), so a finished arm A stands in for its candidate ("ref": no RECIPE_OPTIONS) with
+#   mkdir -p RUNS && ln -s ARM_A_RUN RUNS/CANDIDATE && touch RUNS/CANDIDATE/.done
+# and the chosen candidate's arm A is then arm A of the comparison.
 # Resumable: rerun after a stop (a finished candidate is skipped). Tiny check:
 #   EPOCHS=1 LIMIT=256 CANDIDATES="ref ls0" RUNS=/tmp/recipe-check bash scripts/zoo/baseline_recipe_search.sh
 set -euo pipefail
@@ -37,9 +39,10 @@ change() {  # the options a candidate changes
     ref) echo "" ;;
     lr0.2) echo "--lr 0.2" ;;
     lr0.05) echo "--lr 0.05" ;;
+    lr0.4) echo "--lr 0.4" ;;
     b256) echo "--batch-size 256 --lr 0.2" ;;
     ls0) echo "--set label_smoothing=0.0" ;;
-    *) echo "unknown candidate $1 (ref, lr0.2, lr0.05, b256, ls0)" >&2; return 2 ;;
+    *) echo "unknown candidate $1 (ref, lr0.2, lr0.05, lr0.4, b256, ls0)" >&2; return 2 ;;
   esac
 }
 
