@@ -307,11 +307,16 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
               f"`{r['checkpoint_sha256']}`)" for r in baseline]
     lines += [f"- control `{arm}`: `{portable_command(r['command'], 'RUN')}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for arm, found in controls.items() for r in found]
-    settings = {metric: metric_settings(r, metric) for r in results for metric in r["metrics"]}
-    if any(settings.values()):
+    # in the table's order, one line per evaluation of a metric (two pieces may hold one metric with other options)
+    settings = dict.fromkeys(
+        f"- {metric}: " + ", ".join(f"{option}={_setting(value)}" for option, value in options.items())
+        for metric in dict.fromkeys(m for _, m, _ in ours)
+        for r in results if metric in r["metrics"]
+        for options in [metric_settings(r, metric)] if options
+    )
+    if settings:
         lines += ["", "Settings of this model's figures (each metric's options, defaults included):", ""]
-        lines += [f"- {metric}: " + ", ".join(f"{option}={_setting(value)}" for option, value in options.items())
-                  for metric, options in settings.items() if options]
+        lines += list(settings)
     return lines + [""]
 
 

@@ -284,8 +284,23 @@ def test_figures_follow_the_catalogs_order_whichever_piece_holds_them(runs, tmp_
     method_run = runs[0]
     folder = tmp_path / "run"
     shutil.copytree(method_run, folder, ignore=shutil.ignore_patterns("eval*.json"))
-    # file-name order would put the calibration piece first
-    write_json(neurozoo.evaluate(folder, DATASET, ["ece"]), folder / "eval_a.json")
-    write_json(neurozoo.evaluate(folder, DATASET, ["top1"]), folder / "eval_b.json")
-    _, _, *rows = _table(build_card(folder, **TERMS), "| data | images | figure |")
-    assert [row[2] for row in rows] == ["top1", "ece"]
+    # file-name order would put the attack piece first
+    write_json(neurozoo.evaluate(folder, DATASET, ["pgd_linf"], options={
+        "pgd_linf": {"eps": [2 / 255], "steps": 1, "max_samples": 8}}), folder / "eval_a.json")
+    write_json(neurozoo.evaluate(folder, DATASET, ["top1", "ece"]), folder / "eval_b.json")
+    text = build_card(folder, **TERMS)
+    _, _, *rows = _table(text, "| data | images | figure |")
+    assert [row[2] for row in rows] == ["top1", "ece", "pgd_linf_eps_2/255"]
+    settings = [line.split(":")[0] for line in text.splitlines() if line.startswith(("- ece:", "- pgd_linf:"))]
+    assert settings == ["- ece", "- pgd_linf"]
+
+
+def test_a_metric_evaluated_in_two_pieces_lists_both_settings(runs, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(runs[0], folder, ignore=shutil.ignore_patterns("eval*.json"))
+    for piece, eps in (("a", 2 / 255), ("b", 4 / 255)):
+        write_json(neurozoo.evaluate(folder, DATASET, ["pgd_linf"], options={
+            "pgd_linf": {"eps": [eps], "steps": 1, "max_samples": 8}}), folder / f"eval_{piece}.json")
+    lines = build_card(folder, **TERMS).splitlines()
+    assert "- pgd_linf: eps=[0.00784314], steps=1, max_samples=8, seed=0" in lines
+    assert "- pgd_linf: eps=[0.0156863], steps=1, max_samples=8, seed=0" in lines
