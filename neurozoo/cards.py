@@ -47,6 +47,8 @@ INT8_FILE = "model.int8.onnx"  # neurozoo.export.INT8_NAME (not imported: export
 PLACEHOLDERS = {"--data-dir": "DATA", "--out": "RUN"}
 CALL_PLACEHOLDERS = {"data_dir": "DATA", "out": "RUN"}
 DROPPED = ("--resume", "resume")  # a resumed run repeats its command (resumes are exact)
+# engine settings that say where a run ran, not how it trained: a control may differ in them
+RUN_LOCATION = ("data_dir", "device", "num_workers", "eval_limit")
 
 
 def portable_command(command: str | Sequence[str], model: str | None = None) -> str:
@@ -105,7 +107,7 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read evaluation JSON {path}: {exc}") from None
+        raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
 def is_int8(result: dict[str, Any]) -> bool:
@@ -134,17 +136,49 @@ def folder_evaluations(folder: str | os.PathLike) -> Evaluations:
     return Evaluations(_checked(torch_paths, sha256_file(folder / WEIGHTS_NAME)), _checked(int8, None))
 
 
+def control_differences(run: dict[str, Any], control: dict[str, Any]) -> list[str]:
+    """How a control arm's run.json departs from its checkpoint's beyond what a control may change.
+
+    A control is the checkpoint's training with the method's own terms off: the same method, net,
+    data, phases and engine settings (where it ran aside), and a recipe that differs only in options
+    that are 0 in the control and not in the checkpoint. Anything else (another learning rate,
+    seed or budget) makes the card's "same budget" column false."""
+    found = [f"{key} {control.get(key)!r} (checkpoint: {run.get(key)!r})"
+             for key in ("method", "arch", "arch_kwargs", "dataset", "phases") if control.get(key) != run.get(key)]
+    ours, theirs = run.get("engine", {}), control.get("engine", {})
+    found += [f"engine.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
+              for key in sorted(ours.keys() | theirs.keys())
+              if key not in RUN_LOCATION and ours.get(key) != theirs.get(key)]
+    ours, theirs = run.get("recipe", {}), control.get("recipe", {})
+    found += [f"recipe.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
+              for key in sorted(ours.keys() | theirs.keys())
+              if ours.get(key) != theirs.get(key) and not (theirs.get(key) == 0 and ours.get(key))]
+    return found
+
+
 def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any], ...]]:
     """The control arms beside a checkpoint: ``controls/NAME/eval*.json`` -> NAME -> its results.
     Their weights are not published, so the JSON cannot be checked against them; the results of
-    one control must all be of one checkpoint."""
+    one control must all be of one checkpoint, and the control's run.json (beside them) must
+    describe the checkpoint's training with terms off (:func:`control_differences`)."""
     controls = {}
+    run_path = Path(folder) / RUN_CONFIG
     for arm in sorted(p for p in (Path(folder) / CONTROLS_DIR).glob("*") if p.is_dir()):
         results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
         if len({r.get("checkpoint_sha256") for r in results}) > 1:
             raise ConfigError(f"{arm}: its evaluation JSON are of different checkpoints; keep one control per folder")
-        if results:
-            controls[arm.name] = results
+        if not results:
+            continue
+        if not (arm / RUN_CONFIG).is_file():
+            raise ConfigError(f"{arm} has no {RUN_CONFIG}: copy the control's run.json beside its evaluation, so "
+                              "the card can check it was trained like this checkpoint")
+        if run_path.is_file():
+            differences = control_differences(read_json(run_path), read_json(arm / RUN_CONFIG))
+            if differences:
+                raise ConfigError(f"{arm} was not trained like this checkpoint with its terms off: "
+                                  f"{'; '.join(differences)}; retrain the control with the checkpoint's "
+                                  "settings, or remove its folder")
+        controls[arm.name] = results
     return controls
 
 

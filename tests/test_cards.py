@@ -213,6 +213,7 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
     control = folder / "controls" / "terms_off"
     control.mkdir(parents=True)
     shutil.copy(evals[baseline_run], control / "eval.json")  # any other checkpoint's evaluation serves here
+    _write_control_run(folder, control, label_smoothing=0.0)  # the checkpoint's training with a term off
     plugins.register(ClaimedRecord(), name="claimed_record")
     try:
         text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.claimed",
@@ -234,6 +235,36 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
         gain = gains[row[0]]
         assert row[3] == row[5] == f"{gain:+.4f}"
         assert row[4] == row[6] == gain_verdict(claims[row[0]], gain, higher_is_better=row[0] == "top1")
+
+
+def _write_control_run(folder, control, engine=None, **recipe):
+    """The checkpoint's run.json with the given recipe options and engine settings, as the control's."""
+    run = json.loads((folder / "run.json").read_text())
+    run["recipe"].update(recipe)
+    run["engine"].update(engine or {})
+    (control / "run.json").write_text(json.dumps(run))
+
+
+@pytest.mark.parametrize(("engine", "recipe", "named"), [
+    ({}, {"lr": 0.2}, "recipe.lr 0.2 (checkpoint: "),  # another recipe, not a term switched off
+    ({"seed": 1}, {"label_smoothing": 0.0}, "engine.seed 1 (checkpoint: 0)"),
+    ({}, {"label_smoothing": 0.5}, "recipe.label_smoothing 0.5 (checkpoint: 0.1)"),
+])
+def test_a_control_trained_otherwise_than_its_checkpoint_is_refused(runs, tmp_path, engine, recipe, named):
+    method_run, baseline_run, evals = runs
+    folder = shutil.copytree(method_run, tmp_path / "stale_control")
+    control = folder / "controls" / "stale"
+    control.mkdir(parents=True)
+    shutil.copy(evals[baseline_run], control / "eval.json")
+    with pytest.raises(neurozoo.ConfigError, match="has no run.json: copy the control's run.json"):
+        build_card(folder, **TERMS)
+    _write_control_run(folder, control, engine, **recipe)
+    with pytest.raises(neurozoo.ConfigError, match="was not trained like this checkpoint") as refused:
+        build_card(folder, **TERMS)
+    assert named in str(refused.value) and "retrain the control" in str(refused.value)
+    # where it ran is no part of how it trained
+    _write_control_run(folder, control, {"data_dir": "/elsewhere", "device": "cuda"}, label_smoothing=0.0)
+    assert "control `stale` (same budget)" in build_card(folder, **TERMS)
 
 
 def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
