@@ -20,8 +20,8 @@ from safetensors import safe_open
 
 import neurozoo
 from neurozoo import hub
-from neurozoo.cards import (RUN_CONFIG, build_card, figures, folder_evaluations, is_whole_split, metric_images,
-                            training_command, training_data_terms)
+from neurozoo.cards import (RUN_CONFIG, RUN_LOCATION, build_card, figures, folder_evaluations, is_whole_split,
+                            metric_images, training_command, training_data_terms)
 from neurozoo.checkpoint import read_config, sha256_file
 from neurozoo.cli import main as cli_main
 from neurozoo.model_stats import count_params, gflops_per_image
@@ -77,6 +77,17 @@ def test_baseline_record_has_the_same_budget_and_the_figures(record):
     assert baseline.pretrained and baseline.method == "baseline" and baseline.dataset == record.dataset
     assert (baseline.recipe.epochs, baseline.recipe.images_seen) == (record.recipe.epochs, record.recipe.images_seen)
     assert record.headline in baseline.metrics and clean_figure(record) in baseline.metrics
+
+
+@pytest.mark.parametrize("record", [r for r in LOCAL if r.baseline], ids=lambda r: r.name)
+def test_local_baseline_was_trained_with_the_same_settings(record):
+    """Same budget means more than epochs: the engine settings (batch, seed, split, precision, selection)
+    and every recipe option both runs have (learning rate, schedule, optimiser) are the same."""
+    ours, theirs = (json.loads((hub.MODEL_CARDS_DIR / name / RUN_CONFIG).read_text())
+                    for name in (record.name, record.baseline))
+    for part, skipped in (("engine", RUN_LOCATION), ("recipe", ())):
+        shared = (ours[part].keys() & theirs[part].keys()) - set(skipped)
+        assert {k: ours[part][k] for k in shared} == {k: theirs[part][k] for k in shared}, part
 
 
 @pytest.mark.parametrize("record", LOCAL, ids=lambda r: r.name)
