@@ -156,13 +156,14 @@ def control_differences(run: dict[str, Any], control: dict[str, Any]) -> list[st
     return found
 
 
-def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any], ...]]:
+def folder_controls(folder: str | os.PathLike,
+                    run: dict[str, Any] | None) -> dict[str, tuple[dict[str, Any], ...]]:
     """The control arms beside a checkpoint: ``controls/NAME/eval*.json`` -> NAME -> its results.
     Their weights are not published, so the JSON cannot be checked against them; the results of
     one control must all be of one checkpoint, and the control's run.json (beside them) must
-    describe the checkpoint's training with terms off (:func:`control_differences`)."""
+    describe the checkpoint's training with terms off (:func:`control_differences`), when the
+    checkpoint's own ``run`` is known."""
     controls = {}
-    run_path = Path(folder) / RUN_CONFIG
     for arm in sorted(p for p in (Path(folder) / CONTROLS_DIR).glob("*") if p.is_dir()):
         results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
         if len({r.get("checkpoint_sha256") for r in results}) > 1:
@@ -172,8 +173,8 @@ def folder_controls(folder: str | os.PathLike) -> dict[str, tuple[dict[str, Any]
         if not (arm / RUN_CONFIG).is_file():
             raise ConfigError(f"{arm} has no {RUN_CONFIG}: copy the control's run.json beside its evaluation, so "
                               "the card can check it was trained like this checkpoint")
-        if run_path.is_file():
-            differences = control_differences(read_json(run_path), read_json(arm / RUN_CONFIG))
+        if run is not None:
+            differences = control_differences(run, read_json(arm / RUN_CONFIG))
             if differences:
                 raise ConfigError(f"{arm} was not trained like this checkpoint with its terms off: "
                                   f"{'; '.join(differences)}; retrain the control with the checkpoint's "
@@ -552,7 +553,7 @@ def build_card(
         "",
     ]
     body += _training_section(run, record)
-    controls = folder_controls(folder)
+    controls = folder_controls(folder, run)
     body += ["## Evaluation", ""]
     body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline", controls)
     body += _claims_section(record, results, baseline, baseline_name, controls)
