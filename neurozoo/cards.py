@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from neurozoo import registry
-from neurozoo.checkpoint import CARD_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config, sha256_file
+from neurozoo.checkpoint import (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, atomic_write_bytes, load_folder, read_config,
+                                 sha256_file)
 from neurozoo.errors import ConfigError, UnknownNameError
 from neurozoo.evaluation.catalog import METRICS as SHARED_METRICS
 from neurozoo.evaluation.runner import resolved_options
+from neurozoo.hub import MODEL_CARDS_DIR
 from neurozoo.records import Checkpoint, Claim
 from neurozoo.zoo import resolve
 
@@ -312,7 +314,28 @@ def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> 
     return lines
 
 
-def _evaluation_section(name: str, results, baseline, baseline_name: str, is_baseline: bool,
+def is_baseline_record(record: Checkpoint) -> bool:
+    """Whether a record is a baseline: the baseline method's, or a method's own baseline variant (its
+    ``method_kwargs`` read from the repository's ``model_cards/<name>/config.json``, when there is one)."""
+    folder = MODEL_CARDS_DIR / record.name
+    kwargs = read_config(folder).get("method_kwargs") if (folder / CONFIG_NAME).is_file() else None
+    return registry.is_baseline(record.method, kwargs)
+
+
+def _baseline_kind(config: dict[str, Any]) -> str:
+    """How the card says that a checkpoint is a baseline ("" when it is not one)."""
+    method, kwargs = config["method"], config.get("method_kwargs") or {}
+    if method == "baseline":
+        return "the plain cross-entropy baseline the methods are compared with"
+    if not registry.is_baseline(method, kwargs):
+        return ""
+    options = registry.get_method(method).trainer.baseline_options
+    turned = ", ".join(f"`{key}={value}`" for key, value in options.items())
+    return (f"the baseline of the `{method}` method: its recipe with {turned}, the paper's control network, "
+            "which the method's checkpoints are compared with")
+
+
+def _evaluation_section(name: str, results, baseline, baseline_name: str, baseline_kind: str,
                         controls: dict[str, tuple[dict[str, Any], ...]]) -> list[str]:
     if not results:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
@@ -321,8 +344,8 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, is_bas
     others = {f"control `{arm}` (same budget)": figures(found) for arm, found in controls.items()}
     if baseline:
         others = {f"{baseline_name or 'baseline'} (same budget)": theirs, **others}
-    if is_baseline:
-        lines = ["This checkpoint is the plain cross-entropy baseline the methods are compared with.", ""]
+    if baseline_kind:
+        lines = [f"This checkpoint is {baseline_kind}.", ""]
     elif not baseline:
         lines = ["No evaluation of a baseline trained with the same budget was given: the figures below "
                  "stand alone.", ""]
@@ -555,7 +578,7 @@ def build_card(
     body += _training_section(run, record)
     controls = folder_controls(folder, run)
     body += ["## Evaluation", ""]
-    body += _evaluation_section(name, results, baseline, baseline_name, config["method"] == "baseline", controls)
+    body += _evaluation_section(name, results, baseline, baseline_name, _baseline_kind(config), controls)
     body += _claims_section(record, results, baseline, baseline_name, controls)
     body += _int8_section(name, results, int8)
     body += _seed_study_section(folder)

@@ -13,8 +13,9 @@ import fnmatch
 import re
 import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from neurozoo import plugins
 from neurozoo.errors import DuplicateNameError, UnknownNameError
@@ -120,6 +121,16 @@ def get_architecture(name: str) -> Architecture:
 
 def get_method(name: str) -> Method:
     return _lookup("register_methods", name)
+
+
+def is_baseline(method: str, method_kwargs: Mapping[str, Any] | None = None) -> bool:
+    """Whether a checkpoint of ``method`` built with ``method_kwargs`` (its config's) is a baseline: the
+    baseline method's, or a method's own baseline variant (``TrainingMethod.baseline_options``)."""
+    if method == "baseline":
+        return True
+    options = getattr(get_method(method).trainer, "baseline_options", {})
+    given = method_kwargs or {}
+    return bool(options) and all(given.get(key) == value for key, value in options.items())
 
 
 def get_dataset(name: str) -> Dataset:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import neurozoo
+from neurozoo.cards import is_baseline_record
 from neurozoo.record_format import budget_text, clean_figure, figure_text, params_text, weights_text
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -35,7 +36,7 @@ def _figure(record: neurozoo.Checkpoint, name: str) -> str:
 
 def _baseline(record: neurozoo.Checkpoint, clean: str | None) -> str:
     if not record.baseline:
-        return "(this is a baseline)" if record.method == "baseline" else "none"
+        return "(this is a baseline)" if is_baseline_record(record) else "none"
     baseline = neurozoo.get_checkpoint(record.baseline)
     figures = [_figure(baseline, name) for name in (clean, record.headline) if name]
     return f"[{baseline.name}](model_cards/{baseline.name}/README.md): " + " / ".join(figures)

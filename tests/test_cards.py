@@ -335,3 +335,18 @@ def test_a_metric_evaluated_in_two_pieces_lists_both_settings(runs, tmp_path):
     lines = build_card(folder, **TERMS).splitlines()
     assert "- pgd_linf: eps=[0.00784314], steps=1, max_samples=8, seed=0" in lines
     assert "- pgd_linf: eps=[0.0156863], steps=1, max_samples=8, seed=0" in lines
+
+
+@pytest.mark.parametrize("variant, baseline", [("nopen", True), ("linpen", False), ("binenc", False)])
+def test_a_methods_own_baseline_variant_is_carded_as_a_baseline(runs, tmp_path, variant, baseline):
+    """binenc declares NoPen (variant nopen) its baseline: its checkpoint is a baseline, as the baseline
+    method's are; the method's other variants are not."""
+    run = neurozoo.train("binenc", ARCH, DATASET, epochs=1, batch_size=32, options={"variant": variant},
+                          out=tmp_path / variant)
+    config = json.loads((run / "config.json").read_text())
+    assert neurozoo.registry.is_baseline("binenc", config["method_kwargs"]) is baseline
+    text = build_card(run, evaluations=[write_json(neurozoo.evaluate(run, DATASET, ["top1"]), run / "eval.json")],
+                      **TERMS)
+    assert ("This checkpoint is the baseline of the `binenc` method: its recipe with `variant=nopen`" in text) is baseline
+    assert ("No evaluation of a baseline trained with the same budget was given" in text) is not baseline
+    assert neurozoo.registry.is_baseline("baseline") and not neurozoo.registry.is_baseline("binenc")

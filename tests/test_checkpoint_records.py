@@ -20,8 +20,8 @@ from safetensors import safe_open
 
 import neurozoo
 from neurozoo import hub
-from neurozoo.cards import (RUN_CONFIG, RUN_LOCATION, build_card, figures, folder_evaluations, is_whole_split,
-                            metric_images, training_command, training_data_terms)
+from neurozoo.cards import (RUN_CONFIG, RUN_LOCATION, build_card, figures, folder_evaluations, is_baseline_record,
+                            is_whole_split, metric_images, training_command, training_data_terms)
 from neurozoo.checkpoint import read_config, sha256_file
 from neurozoo.cli import main as cli_main
 from neurozoo.model_stats import count_params, gflops_per_image
@@ -65,7 +65,7 @@ def test_published_record_states_everything(record):
     assert "--data-dir DATA" in record.recipe.command and record.recipe.images_seen >= record.recipe.epochs
     assert record.headline in record.metrics
     assert set(record.metric_images) <= set(record.metrics)
-    if record.method != "baseline":
+    if not is_baseline_record(record):
         assert record.baseline, "a method's checkpoint names the baseline trained at the same budget"
 
 
@@ -74,7 +74,8 @@ def test_baseline_record_has_the_same_budget_and_the_figures(record):
     if not record.baseline:
         return
     baseline = neurozoo.get_checkpoint(record.baseline)
-    assert baseline.pretrained and baseline.method == "baseline" and baseline.dataset == record.dataset
+    assert baseline.pretrained and is_baseline_record(baseline) and baseline.dataset == record.dataset
+    assert baseline.method in ("baseline", record.method), "a method's own baseline variant is of that method"
     assert (baseline.recipe.epochs, baseline.recipe.images_seen) == (record.recipe.epochs, record.recipe.images_seen)
     assert record.headline in baseline.metrics and clean_figure(record) in baseline.metrics
 
@@ -82,10 +83,13 @@ def test_baseline_record_has_the_same_budget_and_the_figures(record):
 @pytest.mark.parametrize("record", [r for r in LOCAL if r.baseline], ids=lambda r: r.name)
 def test_local_baseline_was_trained_with_the_same_settings(record):
     """Same budget means more than epochs: the engine settings (batch, seed, split, precision, selection)
-    and every recipe option both runs have (learning rate, schedule, optimiser) are the same."""
+    and every recipe option both runs have (learning rate, schedule, optimiser) are the same; a method's
+    own baseline variant differs from it only in the method's baseline options."""
     ours, theirs = (json.loads((hub.MODEL_CARDS_DIR / name / RUN_CONFIG).read_text())
                     for name in (record.name, record.baseline))
-    for part, skipped in (("engine", RUN_LOCATION), ("recipe", ())):
+    variant = neurozoo.get_method(record.method).trainer.baseline_options if theirs["method"] == ours["method"] else {}
+    assert {key: theirs["recipe"][key] for key in variant} == variant
+    for part, skipped in (("engine", RUN_LOCATION), ("recipe", tuple(variant))):
         shared = (ours[part].keys() & theirs[part].keys()) - set(skipped)
         assert {k: ours[part][k] for k in shared} == {k: theirs[part][k] for k in shared}, part
 

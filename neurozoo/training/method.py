@@ -124,6 +124,10 @@ class TrainingMethod:
         "grad_clip": Option(float, gt=0),
     }
     model_options: ClassVar[tuple[str, ...]] = ()
+    # Model options that make this method its own same-budget baseline: the paper's control network
+    # trained by the method's recipe (binenc: {"variant": "nopen"}). A checkpoint whose method_kwargs
+    # hold them is a baseline, as the baseline method's are (neurozoo.registry.is_baseline).
+    baseline_options: ClassVar[dict[str, Any]] = {}
     # Engine settings this method's recipe changes from the engine's defaults (e.g. a paper that
     # trains without augmentation: {"augment": False}); explicit arguments still win.
     engine_defaults: ClassVar[dict[str, Any]] = {}

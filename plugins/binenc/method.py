@@ -61,6 +61,7 @@ class BinEnc(TrainingMethod):
     }
     option_checks: ClassVar[dict[str, Option]] = {**TrainingMethod.option_checks, "gamma_rate": Option(float, gt=0)}
     model_options: ClassVar[tuple[str, ...]] = ("variant", "width", "backbone_act")
+    baseline_options: ClassVar[dict[str, Any]] = {"variant": "nopen"}  # the paper's NoPen: the same net, no code layer
     option_docs: ClassVar[dict[str, str]] = {
         **TrainingMethod.option_docs,
         "milestones": 'epochs where a "step" schedule multiplies lr by lr_decay',

@@ -42,10 +42,10 @@ mkdir -p "$RUNS"
 RECIPE=(binenc --arch resnet18 --dataset cifar10 --data-dir "$DATA" --epochs "$EPOCHS" --lr "$LR" --seed "$SEED"
         --val-fraction "$VAL_FRACTION" --select last --eval-limit 0 --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"})
 
-run_of() {  # the run folder of an arm (the NoPen twin's name says its recipe)
+run_of() {  # the run folder of an arm: the name it is published under (the NoPen twin's tag says its recipe)
   case $1 in
     binenc) echo "$RUNS/binenc-resnet18-cifar10" ;;
-    nopen) echo "$RUNS/binenc-nopen-resnet18-cifar10" ;;
+    nopen) echo "$RUNS/binenc-resnet18-cifar10.nopen" ;;
     *) echo "unknown arm $1 (binenc, nopen)" >&2; exit 2 ;;
   esac
 }
