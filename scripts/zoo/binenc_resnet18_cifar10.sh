@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Issue 24, the published pair on full CIFAR-10: binenc-resnet18-cifar10 (the method's defaults: the
-# paper's ResNet-18 with SiLU, d = 4, v3 penalty from gamma0 = 0.01 compressed to the budget, AdamW with
+# paper's ResNet-18 with SiLU, d = 4, v3 penalty from gamma0 = 0.01 at the rate SLICE gives, AdamW with
 # weight decay 5e-4, batch 128, crop + flip) and its NoPen twin (the same network without the code layer
 # and penalty), at the same recipe, budget, lr and seed: EPOCHS epochs each (20 here; the paper runs 200).
-# LR: pick it with the slice study (scripts/zoo/binenc_slice_study.sh, one lr per variant chosen on a
-# validation split); both runs use the same one. Stages, in order:
+# SLICE: the slice study's RUNS folder (scripts/zoo/binenc_slice_study.sh); both arms then take BinEnc's
+# choices from it (its sweep_binenc.json): its lr, and its gamma carried to EPOCHS by the rule fixed before
+# the study's results were read: gamma ends where the chosen slice run's ended, so a slice rate r over E_s
+# epochs becomes r ** (E_s / EPOCHS) per epoch (the chosen rate "budget", the method's default, needs no
+# option: it compresses the paper's schedule to any budget). Without SLICE, LR and GAMMA_RATE (empty: the
+# method's default) are used as given. NoPen gets the same options (it has no penalty, so gamma_rate
+# changes nothing there) so that the two recipes differ in `variant` only. Stages, in order:
 #   train   each arm into RUNS/<name>
 #   half    RUNS/<name>/published: float16 weights when `neurozoo half`'s 0.1 pp gate passes, else float32,
 #           with run.json and metrics.jsonl
@@ -14,7 +19,8 @@
 #   export  ONNX fp32 and int8 (int8 only if it passes the export's accuracy gate) beside the published
 #           weights, and the int8 graph's top-1 into published/eval_int8.json
 #
-#   LR=1e-3 RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data bash scripts/zoo/binenc_resnet18_cifar10.sh [train|half|eval|export|all]
+#   SLICE=~/neurozoo-runs/binenc-slice RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data \
+#     bash scripts/zoo/binenc_resnet18_cifar10.sh [train|half|eval|export|all]
 #
 # Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
 #   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 DEEPFOOL_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/binenc-full-check bash scripts/zoo/binenc_resnet18_cifar10.sh
@@ -27,7 +33,9 @@ DEVICE=${DEVICE:-cpu}
 PRECISION=${PRECISION:-}            # empty: the engine's default (bf16 autocast); fp32 where the CPU lacks avx512_bf16
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-20}
+SLICE=${SLICE:-}
 LR=${LR:-1e-3}
+GAMMA_RATE=${GAMMA_RATE:-}
 LIMIT=${LIMIT:-}                    # empty: all 50,000 training images (45,000 trained on, 5,000 validation)
 VAL_FRACTION=${VAL_FRACTION:-0.1}  # training images held out and scored after each epoch (the test set is
                                    # never looked at during training; the last epoch is published)
@@ -39,8 +47,20 @@ STAGE=${1:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mkdir -p "$RUNS"
 
+if [ -n "$SLICE" ]; then  # BinEnc's lr and gamma rate chosen by the slice study, carried to EPOCHS
+  read -r LR GAMMA_RATE < <($PY - "$SLICE/sweep_binenc.json" "$EPOCHS" <<'PY'
+import json, pathlib, sys
+choice = pathlib.Path(json.load(open(sys.argv[1]))["choice"])
+recipe = json.loads((choice / "run.json").read_text())["recipe"]
+rate = recipe["gamma_rate"]
+print(recipe["lr"], "" if rate is None else f"{rate ** (recipe['epochs'] / int(sys.argv[2])):.6g}")
+PY
+)
+fi
+
 RECIPE=(binenc --arch resnet18 --dataset cifar10 --data-dir "$DATA" --epochs "$EPOCHS" --lr "$LR" --seed "$SEED"
-        --val-fraction "$VAL_FRACTION" --select last --eval-limit 0 --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"})
+        --val-fraction "$VAL_FRACTION" --select last --eval-limit 0 --device "$DEVICE" ${LIMIT:+--limit "$LIMIT"} ${PRECISION:+--precision "$PRECISION"}
+        ${GAMMA_RATE:+--set "gamma_rate=$GAMMA_RATE"})
 
 run_of() {  # the run folder of an arm: the name it is published under (the NoPen twin's tag says its recipe)
   case $1 in
