@@ -7,6 +7,10 @@
 #   lr0.2   peak lr 0.2            lr0.05  peak lr 0.05          lr0.4   peak lr 0.4
 #   b256    batch 256, peak lr 0.2 (the lr scaled with the batch)
 #   ls0     no label smoothing
+# and, once lr0.2 had won that first round (ref 0.9014, lr0.2 0.9174, lr0.4 0.9168 val_top1), changes to it:
+#   lr0.2_b64   batch 64 at peak lr 0.1 (lr0.2's lr per image): twice the steps per epoch
+#   lr0.2_ls0   lr0.2 without label smoothing (its last-epoch training loss, 0.63, was far from the
+#               smoothed loss's floor: the net underfits in 15 epochs)
 # Each trains EPOCHS epochs into RUNS/<candidate>; then `seed_study.py pick` writes RUNS/choice.json (every
 # candidate's last-epoch val_top1, the highest chosen) and the last line printed is the command that
 # retrains A, B and C with it (scripts/zoo/nmhebb_resnet18_cifar10.sh, its options in RECIPE_OPTIONS).
@@ -42,7 +46,9 @@ change() {  # the options a candidate changes
     lr0.4) echo "--lr 0.4" ;;
     b256) echo "--batch-size 256 --lr 0.2" ;;
     ls0) echo "--set label_smoothing=0.0" ;;
-    *) echo "unknown candidate $1 (ref, lr0.2, lr0.05, lr0.4, b256, ls0)" >&2; return 2 ;;
+    lr0.2_b64) echo "--batch-size 64 --lr 0.1" ;;
+    lr0.2_ls0) echo "--lr 0.2 --set label_smoothing=0.0" ;;
+    *) echo "unknown candidate $1 (ref, lr0.2, lr0.05, lr0.4, b256, ls0, lr0.2_b64, lr0.2_ls0)" >&2; return 2 ;;
   esac
 }
 
