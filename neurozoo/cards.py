@@ -22,6 +22,7 @@ dataset folder and ``RUN`` for the run folder.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -405,6 +406,15 @@ def gain_verdict(claim: Claim, gain: float | None, higher_is_better: bool = True
     return "not reproduced: no improvement"
 
 
+def claim_text(claim: Claim) -> str:
+    """The paper's gain as the card prints it: one value, a range, or a direction with a bound."""
+    if math.isinf(claim.high):
+        return "higher (direction only)" if claim.low == 0 else f"{claim.low:+.4f} or more"
+    if math.isinf(claim.low):
+        return "lower (direction only)" if claim.high == 0 else f"{claim.high:+.4f} or less"
+    return f"{claim.low:+.4f}" if claim.low == claim.high else f"{claim.low:+.4f} to {claim.high:+.4f}"
+
+
 def _test_figure(results: Sequence[dict[str, Any]], figure: str) -> tuple[str, float | None] | None:
     """(metric, value) of ``figure`` in the test-split evaluations among ``results`` (None if absent)."""
     return next(((metric, value) for (data, metric, name), value in figures(results).items()
@@ -431,7 +441,7 @@ def _claims_section(record: Checkpoint | None, results, baseline, baseline_name:
     for claim in record.claims:
         ours = _test_figure(results, claim.figure)
         higher_is_better = ours is None or _higher_is_better(ours[0])
-        paper = f"{claim.low:+.4f}" if claim.low == claim.high else f"{claim.low:+.4f} to {claim.high:+.4f}"
+        paper = claim_text(claim)
         row = f"| {claim.figure} | {paper} | {claim.source} |"
         for arm in against.values():
             theirs = _test_figure(arm, claim.figure)

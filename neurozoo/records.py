@@ -9,6 +9,7 @@ separates the parts of a checkpoint name ``<method>-<arch>-<dataset>[.<tag>]``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -163,8 +164,10 @@ class License:
 class Claim:
     """What a checkpoint's paper claims for one figure: the method's gain over the paper's own
     baseline (method minus baseline, in the figure's units: 0.02 is 2 pp of top-1), from ``low`` to
-    ``high`` over the settings the paper reports (equal for one setting). The card sets the
-    checkpoint's gain over its same-budget baseline, and over its control arms, beside it."""
+    ``high`` over the settings the paper reports (equal for one setting). A claim of direction only
+    (the paper says "higher" and no figure of it can be read here) leaves the other bound infinite:
+    ``Claim("top1", 0.0, math.inf, ...)``. The card sets the checkpoint's gain over its same-budget
+    baseline, and over its control arms, beside it."""
 
     figure: str  # a figure of ``neurozoo eval``, e.g. "top1", "nmi", "noise_sigma_0.1"
     low: float
@@ -176,6 +179,8 @@ class Claim:
             raise ValueError(f"checkpoint {name!r}: a claim needs its figure and where the paper states it")
         if not self.low <= self.high:
             raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} has low > high ({self.low} > {self.high})")
+        if not (math.isfinite(self.low) or math.isfinite(self.high)):
+            raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} bounds nothing; give low or high a number")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ figures of another checkpoint refused; terms stated, never assumed; no machine p
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -12,7 +13,7 @@ from huggingface_hub import ModelCard
 
 import neurozoo
 from neurozoo import Checkpoint, Claim, hookimpl, plugins
-from neurozoo.cards import build_card, gain_verdict, portable_command, training_command, training_data_terms
+from neurozoo.cards import build_card, claim_text, gain_verdict, portable_command, training_command, training_data_terms
 from neurozoo.checkpoint import sha256_file
 from neurozoo.data import catalog
 from neurozoo.cli import main as cli_main
@@ -196,6 +197,32 @@ def test_a_gain_gets_a_plain_verdict_against_the_claim(gain, verdict):
 ])
 def test_claims_from_zero_and_reported_costs(claim, gain, verdict):
     assert gain_verdict(claim, gain) == verdict
+
+
+@pytest.mark.parametrize(("claim", "text", "flipped_text", "verdicts"), [
+    # (gain, verdict) pairs: a claim of direction only is reproduced by any improvement, never "beyond"
+    (Claim("top1", 0.0, math.inf, "abstract"), "higher (direction only)", "lower (direction only)",
+     [(0.3, "reproduced at this budget"), (0.0, "not reproduced: no improvement")]),
+    (Claim("top1", 0.01, math.inf, "abstract"), "+0.0100 or more", "-0.0100 or less",
+     [(0.3, "reproduced at this budget"),
+      (0.005, "not reproduced: a smaller improvement, 0.0050 short of the paper's smallest")]),
+    (Claim("top1", -0.05, 0.02, "Table 1"), "-0.0500 to +0.0200", "-0.0200 to +0.0500",
+     [(0.03, "reproduced at this budget (beyond the paper's range)")]),
+])
+def test_a_claim_of_direction_only_reads_and_is_judged_as_such(claim, text, flipped_text, verdicts):
+    # flipped: the same claim on a figure where lower is better, bounds and gains negated
+    flipped = Claim("ece", -claim.high, -claim.low, claim.source)
+    assert (claim_text(claim), claim_text(flipped)) == (text, flipped_text)
+    for gain, verdict in verdicts:
+        assert gain_verdict(claim, gain) == verdict
+        assert gain_verdict(flipped, -gain, higher_is_better=False) == verdict
+
+
+def test_a_claim_must_bound_something():
+    with pytest.raises(ValueError, match="bounds nothing"):
+        Claim("top1", -math.inf, math.inf, "abstract").validate("x")
+    with pytest.raises(ValueError, match="low > high"):
+        Claim("top1", math.nan, 0.1, "abstract").validate("x")
 
 
 class ClaimedRecord:
