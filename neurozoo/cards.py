@@ -332,8 +332,7 @@ def _baseline_kind(config: dict[str, Any]) -> str:
         return ""
     options = registry.get_method(method).trainer.baseline_options
     turned = ", ".join(f"`{key}={value}`" for key, value in options.items())
-    return (f"the baseline of the `{method}` method: its recipe with {turned}, the paper's control network, "
-            "which the method's checkpoints are compared with")
+    return f"the baseline of the `{method}` method: its recipe with {turned}, which its checkpoints are compared with"
 
 
 def _evaluation_section(name: str, results, baseline, baseline_name: str, baseline_kind: str,
