@@ -71,7 +71,22 @@ def test_card_study_derives_compares_per_seed_and_renders(study, tmp_path):
     assert "- top1: HaH 0.5200" in section
 
 
+def test_card_study_gives_a_plain_verdict_on_a_claimed_direction(study, tmp_path):
+    out = tmp_path / "seed_study.json"
+    # the claim: VGG (the reference) higher than HaH on top1 (every seed) and on noise_sigma_0.1 (seed1: HaH
+    # 0.47 < 0.50; seeds 0 and 2: HaH 0.45 > 0.30, 0.40 > 0.35)
+    seed_study.main(["card", str(study), "--reference", "vgg", "--show", "top1,noise_sigma_0.1,final_val_top1",
+                     "--claim-higher", "top1,noise_sigma_0.1", "--describe", "hah=HaH", "--describe", "vgg=VGG",
+                     "--about", "three seeds", "--out", str(out)])
+    top1, noisy, val = json.loads(out.read_text())["findings"]
+    assert top1.endswith("; the paper's claim (VGG higher) holds on 3 of 3 seeds: reproduced in direction")
+    assert noisy.endswith("; the paper's claim (VGG higher) holds on 1 of 3 seeds: mixed")
+    assert val.endswith("higher on 0 of 3 seeds")  # no claim on it: no verdict
+    assert seed_study.direction_verdict("BinEnc", 0, 2).endswith("holds on 0 of 2 seeds: not reproduced")
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--reference", "vgg", "--show", "top1", "--claim-higher", "nmi"], "--claim-higher 'nmi': the findings cover"),
     (["--reference", "nope", "--show", "top1"], "--reference 'nope' is not an arm"),
     (["--reference", "vgg", "--show", "top5"], "--show 'top5': arm 'hah' has no such figure"),
     (["--reference", "vgg", "--show", "top1", "--derive", "drop=top1"], "give NAME=FIGURE-FIGURE"),

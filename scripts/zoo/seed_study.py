@@ -3,7 +3,7 @@
     python scripts/zoo/seed_study.py pick RUN... [--key val_top1] [--json sweep.json]
     python scripts/zoo/seed_study.py aggregate --arm NAME=RUN[,RUN...] ... --json study.json
     python scripts/zoo/seed_study.py card study.json --reference ARM --show FIG,... --describe ARM=TEXT ...
-        [--derive NAME=FIG-FIG] --about TEXT --out model_cards/NAME/seed_study.json
+        [--derive NAME=FIG-FIG] [--claim-higher FIG,...] --about TEXT --out model_cards/NAME/seed_study.json
 
 ``pick`` prints the run folder whose last epoch (metrics.jsonl) has the highest ``--key`` (a
 validation figure: choices are never made on the test set; on a tie the first run given) and can
@@ -19,7 +19,11 @@ and ``train_seconds`` (summed epoch times).
 per arm its description, per-seed figures and mean +- std; ``--derive`` adds a per-seed difference
 of two figures (e.g. the accuracy lost to noise); and generated findings: for every other arm and
 shown figure, its difference from the reference arm's mean and on how many seeds (paired by seed)
-it is higher. The findings are computed from the numbers, never typed in.
+it is higher. ``--claim-higher`` names the shown figures on which the paper claims the reference arm
+beats every other arm (e.g. BinEnc's accuracy, DeepFool score and AUROC over NoPen's and LinPen's); each
+such finding ends with a plain verdict on the claim's direction from the paired seeds: reproduced (the
+reference higher on every seed), mixed, or not reproduced (on none). The findings are computed from the
+numbers, never typed in.
 """
 
 from __future__ import annotations
@@ -111,10 +115,13 @@ def derive(per_seed: dict[str, dict], spec: str) -> str:
 
 
 def card_study(study: dict, reference: str, shown: list[str], descriptions: dict[str, str],
-               derived: list[str], about: str) -> dict:
+               derived: list[str], about: str, claimed_higher: tuple[str, ...] = ()) -> dict:
     """The model card's ``seed_study.json`` for an aggregate (see the module doc)."""
     if reference not in study["arms"]:
         sys.exit(f"--reference {reference!r} is not an arm of the study: {', '.join(study['arms'])}")
+    unshown = [name for name in claimed_higher if name not in shown]
+    if unshown:
+        sys.exit(f"--claim-higher {unshown[0]!r}: the findings cover the shown figures only; add it to --show")
     arms = {}
     for arm, result in study["arms"].items():
         per_seed: dict[str, dict] = {}
@@ -133,10 +140,16 @@ def card_study(study: dict, reference: str, shown: list[str], descriptions: dict
                                 if k != "per_seed"} for name in names},
         }
     return {"about": about, "reference": reference, "shown": shown, "arms": arms,
-            "findings": findings(arms, reference, shown)}
+            "findings": findings(arms, reference, shown, claimed_higher)}
 
 
-def findings(arms: dict, reference: str, shown: list[str]) -> list[str]:
+def direction_verdict(reference: str, held: int, seeds: int) -> str:
+    """A plain verdict on "the reference arm is higher", held on ``held`` of ``seeds`` paired seeds."""
+    verdict = ("reproduced in direction" if held == seeds else "not reproduced" if held == 0 else "mixed")
+    return f"the paper's claim ({reference} higher) holds on {held} of {seeds} seeds: {verdict}"
+
+
+def findings(arms: dict, reference: str, shown: list[str], claimed_higher: tuple[str, ...] = ()) -> list[str]:
     ref = arms[reference]
     lines = []
     for arm, result in arms.items():
@@ -146,10 +159,13 @@ def findings(arms: dict, reference: str, shown: list[str]) -> list[str]:
             mine, theirs = result["mean_std"][name], ref["mean_std"][name]
             paired = [s for s in result["per_seed"] if s in ref["per_seed"]]
             higher = sum(result["per_seed"][s][name] > ref["per_seed"][s][name] for s in paired)
-            lines.append(
-                f"{name}: {result['description']} {mean_std_text(mine)} vs {ref['description']} {mean_std_text(theirs)}, "
-                f"difference {mine['mean'] - theirs['mean']:+.4f}; higher on {higher} of {len(paired)} seeds"
-            )
+            line = (f"{name}: {result['description']} {mean_std_text(mine)} vs {ref['description']} "
+                    f"{mean_std_text(theirs)}, difference {mine['mean'] - theirs['mean']:+.4f}; higher on {higher} of "
+                    f"{len(paired)} seeds")
+            if name in claimed_higher:
+                held = sum(ref["per_seed"][s][name] > result["per_seed"][s][name] for s in paired)
+                line += "; " + direction_verdict(ref["description"], held, len(paired))
+            lines.append(line)
     return lines
 
 
@@ -186,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     card.add_argument("--show", required=True, help="comma-separated figures the card's table shows")
     card.add_argument("--describe", action="append", default=[], metavar="ARM=TEXT")
     card.add_argument("--derive", action="append", default=[], metavar="NAME=FIGURE-FIGURE")
+    card.add_argument("--claim-higher", default="", metavar="FIG,...",
+                      help="shown figures the paper claims higher for the reference arm than for every other")
     card.add_argument("--about", required=True, help="what was run, with the command that reruns it")
     card.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -195,8 +213,9 @@ def main(argv: list[str] | None = None) -> None:
         if unnamed:
             sys.exit(f"--describe {unnamed[0]!r}: give ARM=TEXT, e.g. hah='HaH-VGG16'")
         descriptions = dict(spec.partition("=")[::2] for spec in args.describe)
+        claimed = tuple(name for name in args.claim_higher.split(",") if name)
         result = card_study(json.loads(args.study.read_text()), args.reference, args.show.split(","),
-                            descriptions, args.derive, args.about)
+                            descriptions, args.derive, args.about, claimed)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print("\n".join(result["findings"]))
         return
