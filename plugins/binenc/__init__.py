@@ -46,3 +46,6 @@ def register_checkpoints(register):
     # planned: the name is public, the weights are not published yet
     register(Checkpoint("binenc", "resnet18", "cifar10",
                         description="BinEnc (d=4, v3 penalty, SiLU backbone) ResNet-18 on CIFAR-10"))
+    register(Checkpoint("binenc", "resnet18", "cifar10", tag="nopen",
+                        description="NoPen twin of binenc-resnet18-cifar10: the same SiLU ResNet-18 and recipe "
+                                    "without the code layer and penalty (its same-budget baseline)"))
