@@ -500,7 +500,10 @@ def _seed_study_section(folder: Path) -> list[str]:
 
 
 def mean_std_text(figure: dict) -> str:
-    """``{"mean": m, "std": s}`` as "m +- s" (4 decimals); one seed has no spread (std None): "m"."""
+    """``{"mean": m, "std": s}`` as "m +- s" (4 decimals); one seed has no spread (std None): "m"; a figure
+    no seed has (mean None, e.g. a convergence epoch never reached): "none"."""
+    if figure["mean"] is None:
+        return "none"
     return f"{figure['mean']:.4f}" + ("" if figure.get("std") is None else f" +- {figure['std']:.4f}")
 
 

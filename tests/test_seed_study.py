@@ -101,6 +101,26 @@ def test_card_refuses_bad_arguments_in_one_line(study, tmp_path, args, message):
     assert not out.exists()
 
 
+def test_a_figure_missing_on_some_seeds_is_left_out_of_the_comparison(tmp_path):
+    """A convergence epoch never reached is None: no mean for an arm without it, paired seeds only."""
+    runs = {arm: [fake_run(tmp_path / f"{arm}/seed{s}", s, 0.5, 0.4, [0.5]) for s in (0, 1)] for arm in ("a", "b")}
+    reached = {("a", 0): 7, ("a", 1): None, ("b", 0): None, ("b", 1): None}
+    for (arm, seed), epoch in reached.items():
+        evaluation = runs[arm][seed] / "eval.json"
+        result = json.loads(evaluation.read_text())
+        result["metrics"]["convergence_epoch"] = {"convergence_epoch": epoch}
+        evaluation.write_text(json.dumps(result))
+    study, out = tmp_path / "study.json", tmp_path / "seed_study.json"
+    seed_study.main(["aggregate", "--json", str(study)] + [f"--arm={a}=" + ",".join(map(str, r)) for a, r in runs.items()])
+    seed_study.main(["card", str(study), "--reference", "b", "--show", "convergence_epoch", "--claim-higher",
+                     "convergence_epoch", "--about", "x", "--out", str(out)])
+    (finding,) = json.loads(out.read_text())["findings"]
+    assert finding == ("convergence_epoch: a 7.0000 vs b none, no difference to take; higher on 0 of 0 seeds "
+                       "(2 seed(s) without the figure on one side left out); the paper's claim (b higher): not "
+                       "measured, no seed has the figure on both arms")
+    assert "| b | 2 | none |" in "\n".join(_seed_study_section(tmp_path))
+
+
 def test_card_section_shows_a_single_seed_without_spread(tmp_path):
     (tmp_path / "seed_study.json").write_text(json.dumps({
         "about": "one seed", "shown": ["top1"], "findings": [],

@@ -145,6 +145,8 @@ def card_study(study: dict, reference: str, shown: list[str], descriptions: dict
 
 def direction_verdict(reference: str, held: int, seeds: int) -> str:
     """A plain verdict on "the reference arm is higher", held on ``held`` of ``seeds`` paired seeds."""
+    if seeds == 0:
+        return f"the paper's claim ({reference} higher): not measured, no seed has the figure on both arms"
     verdict = ("reproduced in direction" if held == seeds else "not reproduced" if held == 0 else "mixed")
     return f"the paper's claim ({reference} higher) holds on {held} of {seeds} seeds: {verdict}"
 
@@ -157,11 +159,16 @@ def findings(arms: dict, reference: str, shown: list[str], claimed_higher: tuple
             continue
         for name in shown:
             mine, theirs = result["mean_std"][name], ref["mean_std"][name]
-            paired = [s for s in result["per_seed"] if s in ref["per_seed"]]
+            common = [s for s in result["per_seed"] if s in ref["per_seed"]]
+            # a seed where either arm lacks the figure (a convergence epoch never reached is None) is left out
+            paired = [s for s in common if None not in (result["per_seed"][s].get(name), ref["per_seed"][s].get(name))]
             higher = sum(result["per_seed"][s][name] > ref["per_seed"][s][name] for s in paired)
+            difference = ("no difference to take" if None in (mine["mean"], theirs["mean"])
+                          else f"difference {mine['mean'] - theirs['mean']:+.4f}")
+            missing = len(common) - len(paired)
             line = (f"{name}: {result['description']} {mean_std_text(mine)} vs {ref['description']} "
-                    f"{mean_std_text(theirs)}, difference {mine['mean'] - theirs['mean']:+.4f}; higher on {higher} of "
-                    f"{len(paired)} seeds")
+                    f"{mean_std_text(theirs)}, {difference}; higher on {higher} of {len(paired)} seeds"
+                    + (f" ({missing} seed(s) without the figure on one side left out)" if missing else ""))
             if name in claimed_higher:
                 held = sum(ref["per_seed"][s][name] > result["per_seed"][s][name] for s in paired)
                 line += "; " + direction_verdict(ref["description"], held, len(paired))
