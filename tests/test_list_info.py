@@ -52,6 +52,9 @@ def test_info_method_lists_recipe_options_with_defaults_and_docs(capsys, monkeyp
     assert "recipe options of hah (--set KEY=VALUE)" in out
     assert re.search(r"│ keep_ratio +│ 0\.2 +│ yes +│ fraction of spatial", out)
     assert re.search(r"│ epochs +│ 100 +│ +│ epochs of training", out)
+    assert "same-budget baseline" not in out  # hah's baseline is the baseline method's net
+    assert main(["info", "binenc"]) == 0
+    assert "its own same-budget baseline: --set variant=nopen" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("method", neurozoo.list_methods())
