@@ -230,7 +230,7 @@ def compare(arch, names, batch, rounds, timesteps, fidelity_batch):
         print(f"  {name} vs {base}: speed-up {ratio:.2f}x (per round {rounds_text}); gradient relative difference "
               f"{total:.2e} (worst tensor {worst:.2e}): {verdict} (< {EXACT:g})")
     small = tuple(t[:fidelity_batch] for t in batch)
-    for name in names:
+    for name in names if fidelity_batch else ():
         report = gradient_fidelity(engines[name].net, trainer, small, precision="fp32")
         worst = report.worst()
         ratios = [g.norm_ratio for g in report.compared()]
@@ -244,11 +244,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--archs", default="komplexnet,komplexnet_fb", help='"": the convolution rate only')
-    parser.add_argument("--variants", default="one_call,fft,compiled", help="compared with the library at --batch")
+    parser.add_argument("--variants", default="one_call,fft,compiled",
+                        help='compared with the library at --batch ("": the library alone)')
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timesteps", type=int, default=15)
-    parser.add_argument("--fidelity-batch", type=int, default=32)
+    parser.add_argument("--fidelity-batch", type=int, default=32, help="0: skip the check against float64")
     parser.add_argument("--mixed-batch", type=int, default=16, help="0: skip the mixed policy")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {args.batch}, T = {args.timesteps}, "
@@ -257,13 +258,17 @@ def main():
     print(f"one forward coupling convolution at batch {args.batch}: {conv:.0f} GFLOP/s, {conv / mm:.0%} of a 1024^3 "
           f"torch.mm ({mm:.0f} GFLOP/s)")
     archs = [a for a in args.archs.split(",") if a]
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(sorted(VARIANTS))} or give \"\"")
     if not archs:
         return
     batch = real_batch(args.data_dir, args.batch)
     floor = conv_floor(args.batch, args.timesteps)
     for arch in archs:
         print(f"{arch}, batch {args.batch}:")
-        step = compare(arch, ["library", *args.variants.split(",")], batch, args.rounds, args.timesteps,
+        step = compare(arch, ["library", *variants], batch, args.rounds, args.timesteps,
                        args.fidelity_batch)
         print(f"  conv floor {floor:.2f} s CPU: {floor / step:.0%} of the library's step, so at most "
               f"{step / floor:.2f}x from any change outside the coupling convolutions")

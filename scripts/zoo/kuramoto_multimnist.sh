@@ -26,7 +26,8 @@
 # train 30), DEVICE (cpu or cuda, default cpu), LIMIT (first N training images), EVAL_LIMIT (first N test
 # images of every evaluation), HELD_OUT (test images of the int8 gate), NZ (default .venv/bin/neurozoo),
 # PY (default .venv/bin/python), OMP_NUM_THREADS (default 1). Run from the repository root.
-# Cost on a 2-core Zen 3 CPU, one thread: komplexnet ~41 minutes per epoch (11.3 CPU-s per step of 256).
+# Cost, one thread, CPU seconds per step of 256: komplexnet 11.3 on a 2-core Zen 3 host (~41 minutes per
+# epoch there), 8.35 on a 2-core Intel Xeon (AMX) host; komplexnet_fb 10.62 on the Xeon.
 # A quick end-to-end check: EPOCHS=1 LIMIT=1024 EVAL_LIMIT=64 HELD_OUT=64 RUNS=/tmp/kuramoto-zoo-check bash scripts/zoo/...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
