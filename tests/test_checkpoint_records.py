@@ -87,9 +87,9 @@ def test_local_baseline_was_trained_with_the_same_settings(record):
     own baseline variant differs from it only in the method's baseline options."""
     ours, theirs = (json.loads((hub.MODEL_CARDS_DIR / name / RUN_CONFIG).read_text())
                     for name in (record.name, record.baseline))
-    variant = neurozoo.get_method(record.method).trainer.baseline_options if theirs["method"] == ours["method"] else {}
-    assert {key: theirs["recipe"][key] for key in variant} == variant
-    for part, skipped in (("engine", RUN_LOCATION), ("recipe", tuple(variant))):
+    own = neurozoo.get_method(record.method).trainer.baseline_options if theirs["method"] == ours["method"] else {}
+    assert {key: theirs["recipe"][key] for key in own} == own
+    for part, skipped in (("engine", RUN_LOCATION), ("recipe", tuple(own))):
         shared = (ours[part].keys() & theirs[part].keys()) - set(skipped)
         assert {k: ours[part][k] for k in shared} == {k: theirs[part][k] for k in shared}, part
 

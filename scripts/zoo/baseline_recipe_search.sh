@@ -9,8 +9,9 @@
 #   ls0     no label smoothing
 # and, once lr0.2 had won that first round (ref 0.9014, lr0.2 0.9174, lr0.4 0.9168 val_top1), changes to it:
 #   lr0.2_b64   batch 64 at peak lr 0.1 (lr0.2's lr per image): twice the steps per epoch
-#   lr0.2_ls0   lr0.2 without label smoothing (its last-epoch training loss, 0.63, was far from the
-#               smoothed loss's floor: the net underfits in 15 epochs)
+#   lr0.2_ls0   lr0.2 without label smoothing (its last-epoch training loss, 0.63 on augmented batches,
+#               is above the smoothed loss's floor of 0.50 for 10 classes: the net does not fit its
+#               training images in 15 epochs)
 # Each trains EPOCHS epochs into RUNS/<candidate>; then `seed_study.py pick` writes RUNS/choice.json (every
 # candidate's last-epoch val_top1, the highest chosen) and the last line printed is the command that
 # retrains A, B and C with it (scripts/zoo/nmhebb_resnet18_cifar10.sh, its options in RECIPE_OPTIONS).

@@ -5,9 +5,9 @@
 # and penalty), at the same recipe, budget, lr and seed: EPOCHS epochs each (20 here; the paper runs 200).
 # SLICE: the slice study's RUNS folder (scripts/zoo/binenc_slice_study.sh); both arms then take BinEnc's
 # choices from it (its sweep_binenc.json): its lr, and its gamma carried to EPOCHS by the rule fixed before
-# the rates 1.2 and 1.084 had run (only budget's collapse was known): gamma ends where the chosen slice run's ended, so a slice rate r over E_s
-# epochs becomes r ** (E_s / EPOCHS) per epoch (the chosen rate "budget", the method's default, needs no
-# option: it compresses the paper's schedule to any budget). Without SLICE, LR and GAMMA_RATE (empty: the
+# the rates 1.2 and 1.084 had run (only budget's collapse was known): gamma ends where the chosen slice
+# run's ended, so a slice rate r over E_s epochs becomes r ** (E_s / EPOCHS) per epoch (the chosen rate
+# "budget", the method's default, needs no option: it compresses the paper's schedule to any budget). Without SLICE, LR and GAMMA_RATE (empty: the
 # method's default) are used as given. NoPen gets the same options (it has no penalty, so gamma_rate
 # changes nothing there) so that the two recipes differ in `variant` only. Stages, in order:
 #   train   each arm into RUNS/<name>
