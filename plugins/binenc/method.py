@@ -4,9 +4,9 @@
     loss = CE(logits, y)                             (variants "linpen", "nonlinpen", "nopen")
 
 gamma schedule: gamma0 (0.01 for v3/v4) multiplied once per epoch by ``gamma_rate``; by default
-the schedule's rate compressed to the run's epochs (``PenaltySchedule.budget_rate``), so that gamma
-ends where the paper's run ends whatever the budget (v3: x1.084 at 200 epochs, x1.381 at 50, x2.240
-at 20).
+the schedule's own rate, compressed in runs shorter than 50 epochs so that gamma ends where a
+50-epoch run ends (``PenaltySchedule.budget_rate``; v3: x1.084 at 50 epochs or more, x1.224 at 20),
+as the slice study chose on a validation split (README, "Budget scaling").
 
 Weight decay: the engine's AdamW (timm's factory) exempts biases and normalisation parameters from
 weight decay; the authors' ``torch.optim.AdamW(network.parameters(), weight_decay=5e-4)`` decays
@@ -56,7 +56,7 @@ class BinEnc(TrainingMethod):
         "backbone_act": "silu",  # silu (the paper's ResNets) | relu (the backbone as registered)
         "penalty": "v3",  # v3 | v4 | v1 (used by variant binenc only)
         "gamma0": None,  # gamma of the first epoch; None: the schedule's (0.01 for v3/v4, 10 for v1)
-        "gamma_rate": None,  # per-epoch multiplier of gamma; None: the schedule's, compressed to `epochs`
+        "gamma_rate": None,  # per-epoch multiplier of gamma; None: the schedule's (penalty.budget_rate)
         "convergence_threshold": 0.999,
     }
     option_checks: ClassVar[dict[str, Option]] = {**TrainingMethod.option_checks, "gamma_rate": Option(float, gt=0)}
@@ -71,7 +71,7 @@ class BinEnc(TrainingMethod):
         "backbone_act": "silu (the paper's ResNets) or relu (the backbone as registered)",
         "penalty": "penalty schedule of variant binenc: v3, v4 or v1 (see plugins/binenc/penalty.py)",
         "gamma0": "penalty weight of the first epoch; None: the schedule's (0.01 for v3/v4, 10 for v1)",
-        "gamma_rate": "gamma's per-epoch multiplier; None: the schedule's rate ** (its paper epochs / epochs)",
+        "gamma_rate": "gamma's per-epoch multiplier; None: the schedule's rate ** max(1, 50 / epochs)",
         "convergence_threshold": "training accuracy that marks the convergence epoch (logged)",
     }
 

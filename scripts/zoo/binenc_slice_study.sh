@@ -5,7 +5,8 @@
 # 100 % training accuracy). Every choice is made on the validation split, never on the test set:
 #
 #   gamma   BinEnc at lr GAMMA_LR, seed 0, one run per per-epoch multiplier of gamma in GAMMA_RATES
-#           ("budget": the v3 schedule compressed to EPOCHS, 1.084 ** (200 / EPOCHS), the default);
+#           ("budget": the paper's 200-epoch v3 schedule compressed to EPOCHS, 1.084 ** (200 / EPOCHS), which
+#           was the method's default when the stage ran; it chose 1.084, now the default at 50 epochs);
 #           the best last-epoch val_top1 is recorded in $RUNS/gamma.json and used by the later stages
 #   sweep   each variant at every lr in LRS, seed 0 (the authors pick each variant's lr from a sweep);
 #           the best last-epoch val_top1 per variant is recorded in $RUNS/sweep_VARIANT.json
@@ -51,8 +52,12 @@ train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a fi
   train_once "$out" $PY -m neurozoo.cli train "${COMMON[@]}" "$@"
 }
 
-rate_flag() {  # the gamma_rate option for a rate name ("budget": the method's default)
-  if [ "$1" != budget ]; then echo "--set gamma_rate=$1"; fi
+rate_flag() {  # the gamma_rate option for a rate name ("budget": the v3 schedule compressed to EPOCHS)
+  if [ "$1" = budget ]; then
+    echo "--set gamma_rate=$($PY -c 'import sys; print(1.084 ** (200 / int(sys.argv[1])))' "$EPOCHS")"
+  else
+    echo "--set gamma_rate=$1"
+  fi
 }
 
 chosen() {  # chosen FILE PREFIX: the value in the name of the chosen run's folder (rate_X, lrX)
