@@ -35,7 +35,7 @@ from neurozoo.options import Option
 from neurozoo.training.method import Phase, StepContext, TrainingMethod
 
 from .models import BACKBONE_ACTIVATIONS, VARIANTS
-from .penalty import get_schedule
+from .penalty import STUDIED_EPOCHS, get_schedule
 
 
 class BinEnc(TrainingMethod):
@@ -71,7 +71,7 @@ class BinEnc(TrainingMethod):
         "backbone_act": "silu (the paper's ResNets) or relu (the backbone as registered)",
         "penalty": "penalty schedule of variant binenc: v3, v4 or v1 (see plugins/binenc/penalty.py)",
         "gamma0": "penalty weight of the first epoch; None: the schedule's (0.01 for v3/v4, 10 for v1)",
-        "gamma_rate": "gamma's per-epoch multiplier; None: the schedule's rate ** max(1, 50 / epochs)",
+        "gamma_rate": f"gamma's per-epoch multiplier; None: the schedule's rate ** max(1, {STUDIED_EPOCHS} / epochs)",
         "convergence_threshold": "training accuracy that marks the convergence epoch (logged)",
     }
 
