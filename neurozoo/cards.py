@@ -15,8 +15,9 @@ cannot quote another model's figures. Without ``--eval``, the folder's own ``eva
 name, the baseline figures default to the evaluation JSON in its baseline record's folder, and the
 licence to its record's. A control arm (trained at the same budget but not published, e.g. the
 method's schedule with its own terms off) is an evaluation JSON in ``controls/NAME/`` of the folder,
-with the control's ``run.json``. Commands are printed without machine paths: ``DATA`` stands for the
-dataset folder and ``RUN`` for the run folder.
+with the control's ``run.json``; another architecture trained with the same method, data and recipe
+(e.g. the random-phase net beside a KomplexNet) likewise in ``arms/NAME/``. Commands are printed
+without machine paths: ``DATA`` stands for the dataset folder and ``RUN`` for the run folder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from neurozoo.zoo import resolve
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
 PLOTS_DIR = "plots"
 CONTROLS_DIR = "controls"
+ARMS_DIR = "arms"
 EVAL_GLOB = "eval*.json"
 INT8_FILE = "model.int8.onnx"  # neurozoo.export.INT8_NAME (not imported: export pulls in onnx)
 # arguments whose values name places on the machine that ran the command -> what the card prints
@@ -139,6 +141,23 @@ def folder_evaluations(folder: str | os.PathLike) -> Evaluations:
     return Evaluations(_checked(torch_paths, sha256_file(folder / WEIGHTS_NAME)), _checked(int8, None))
 
 
+def _departures(run: dict[str, Any], other: dict[str, Any], same: Sequence[str],
+                recipe_may_differ: Callable[[Any, Any], bool]) -> list[str]:
+    """How ``other``'s run.json departs from ``run``'s: the keys ``same``, the engine settings (where a
+    run ran apart) and the recipe options, except those where ``recipe_may_differ(ours, theirs)``."""
+    found = [f"{key} {other.get(key)!r} (checkpoint: {run.get(key)!r})"
+             for key in same if other.get(key) != run.get(key)]
+    ours, theirs = run.get("engine", {}), other.get("engine", {})
+    found += [f"engine.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
+              for key in sorted(ours.keys() | theirs.keys())
+              if key not in RUN_LOCATION and ours.get(key) != theirs.get(key)]
+    ours, theirs = run.get("recipe", {}), other.get("recipe", {})
+    found += [f"recipe.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
+              for key in sorted(ours.keys() | theirs.keys())
+              if ours.get(key) != theirs.get(key) and not recipe_may_differ(ours.get(key), theirs.get(key))]
+    return found
+
+
 def control_differences(run: dict[str, Any], control: dict[str, Any]) -> list[str]:
     """How a control arm's run.json departs from its checkpoint's beyond what a control may change.
 
@@ -146,44 +165,74 @@ def control_differences(run: dict[str, Any], control: dict[str, Any]) -> list[st
     data, phases and engine settings (where it ran aside), and a recipe that differs only in options
     that are 0 in the control and not in the checkpoint. Anything else (another learning rate,
     seed or budget) makes the card's "same budget" column false."""
-    found = [f"{key} {control.get(key)!r} (checkpoint: {run.get(key)!r})"
-             for key in ("method", "arch", "arch_kwargs", "dataset", "phases") if control.get(key) != run.get(key)]
-    ours, theirs = run.get("engine", {}), control.get("engine", {})
-    found += [f"engine.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
-              for key in sorted(ours.keys() | theirs.keys())
-              if key not in RUN_LOCATION and ours.get(key) != theirs.get(key)]
-    ours, theirs = run.get("recipe", {}), control.get("recipe", {})
-    found += [f"recipe.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
-              for key in sorted(ours.keys() | theirs.keys())
-              if ours.get(key) != theirs.get(key) and not (theirs.get(key) == 0 and ours.get(key))]
-    return found
+    return _departures(run, control, ("method", "arch", "arch_kwargs", "dataset", "phases"),
+                       lambda ours, theirs: theirs == 0 and bool(ours))
 
 
-def folder_controls(folder: str | os.PathLike,
-                    run: dict[str, Any] | None) -> dict[str, tuple[dict[str, Any], ...]]:
-    """The control arms beside a checkpoint: ``controls/NAME/eval*.json`` -> NAME -> its results.
-    Their weights are not published, so the JSON cannot be checked against them; the results of
-    one control must all be of one checkpoint, and the control's run.json (beside them) must
-    describe the checkpoint's training with terms off (:func:`control_differences`), when the
-    checkpoint's own ``run`` is known."""
-    controls = {}
-    for arm in sorted(p for p in (Path(folder) / CONTROLS_DIR).glob("*") if p.is_dir()):
-        results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
-        if len({r.get("checkpoint_sha256") for r in results}) > 1:
-            raise ConfigError(f"{arm}: its evaluation JSON are of different checkpoints; keep one control per folder")
-        if not results:
-            continue
-        if not (arm / RUN_CONFIG).is_file():
-            raise ConfigError(f"{arm} has no {RUN_CONFIG}: copy the control's run.json beside its evaluation, so "
-                              "the card can check it was trained like this checkpoint")
-        if run is not None:
-            differences = control_differences(run, read_json(arm / RUN_CONFIG))
-            if differences:
-                raise ConfigError(f"{arm} was not trained like this checkpoint with its terms off: "
-                                  f"{'; '.join(differences)}; retrain the control with the checkpoint's "
-                                  "settings, or remove its folder")
-        controls[arm.name] = results
-    return controls
+def arm_differences(run: dict[str, Any], arm: dict[str, Any]) -> list[str]:
+    """How another arm's run.json departs from its checkpoint's beyond its net: an arm is another
+    architecture (``arch``, ``arch_kwargs``) trained with the checkpoint's method, data, phases, engine
+    settings and recipe, every option alike."""
+    return _departures(run, arm, ("method", "dataset", "phases"), lambda ours, theirs: False)
+
+
+@dataclass(frozen=True)
+class ComparisonKind:
+    """A kind of same-budget run whose figures stand beside a checkpoint's in its card."""
+
+    directory: str  # the folder of the checkpoint holding one sub-folder per run
+    label: str  # how the card names one: "control `NAME`"
+    trained: str  # what its run.json must show, for the refusal
+    fix: str
+    differences: Callable[[dict[str, Any], dict[str, Any]], list[str]]
+
+
+COMPARISONS = (
+    ComparisonKind(CONTROLS_DIR, "control", "trained like this checkpoint with its terms off",
+                   "retrain the control with the checkpoint's settings", control_differences),
+    ComparisonKind(ARMS_DIR, "arm", "trained with this checkpoint's method, data and recipe (only the net may differ)",
+                   "retrain the arm with the checkpoint's settings and its own --arch", arm_differences),
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One same-budget run beside a checkpoint: its kind, its folder's name and its evaluation results."""
+
+    kind: ComparisonKind
+    name: str
+    results: tuple[dict[str, Any], ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.label} `{self.name}`"
+
+
+def folder_comparisons(folder: str | os.PathLike, run: dict[str, Any] | None) -> tuple[Comparison, ...]:
+    """The same-budget runs beside a checkpoint, each kind of :data:`COMPARISONS` in its folder
+    (``controls/NAME/eval*.json``, ``arms/NAME/eval*.json``). Their weights are not published, so the
+    JSON cannot be checked against them; the results of one run must all be of one checkpoint, and
+    its run.json (beside them) must show it was trained as its kind requires
+    (:func:`control_differences`, :func:`arm_differences`), when the checkpoint's own ``run`` is known."""
+    found = []
+    for kind in COMPARISONS:
+        for arm in sorted(p for p in (Path(folder) / kind.directory).glob("*") if p.is_dir()):
+            results = _checked(sorted(arm.glob(EVAL_GLOB)), None)
+            if len({r.get("checkpoint_sha256") for r in results}) > 1:
+                raise ConfigError(f"{arm}: its evaluation JSON are of different checkpoints; keep one {kind.label} "
+                                  "per folder")
+            if not results:
+                continue
+            if not (arm / RUN_CONFIG).is_file():
+                raise ConfigError(f"{arm} has no {RUN_CONFIG}: copy the {kind.label}'s run.json beside its evaluation, "
+                                  "so the card can check it was trained like this checkpoint")
+            if run is not None:
+                differences = kind.differences(run, read_json(arm / RUN_CONFIG))
+                if differences:
+                    raise ConfigError(f"{arm} was not {kind.trained}: {'; '.join(differences)}; {kind.fix}, "
+                                      "or remove its folder")
+            found.append(Comparison(kind, arm.name, results))
+    return tuple(found)
 
 
 def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
@@ -199,6 +248,16 @@ def figures(results: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], flo
     rank = {metric.name: i for i, metric in enumerate(SHARED_METRICS)}
     return dict(sorted(found, key=lambda item: rank.get(item[0][1], len(rank))))
 
+
+
+def record_figures(results: Sequence[dict[str, Any]],
+                   dataset: str | None) -> dict[str, tuple[dict[str, Any], str, float | None]]:
+    """Figure name as records and claims give it -> (evaluation result, metric, value), a later result
+    overriding an earlier one: a figure of the checkpoint's own ``dataset`` by its name (``exact_set``),
+    one of another evaluated set prefixed with that set (``multimnist_o50/exact_set``), so that the
+    figures of several test sets never share a name."""
+    return {(figure if r["dataset"] == dataset else f"{r['dataset']}/{figure}"): (r, metric, value)
+            for r in results for (_, metric, figure), value in figures([r]).items()}
 
 def metric_settings(result: dict[str, Any], metric: str) -> dict[str, Any]:
     """The options a metric's figures were measured with: those the result records, or, for a result
@@ -316,39 +375,45 @@ def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> 
 
 
 def is_baseline_record(record: Checkpoint) -> bool:
-    """Whether a record is a baseline: the baseline method's, or a method's own baseline variant (its
-    ``method_kwargs`` read from the repository's ``model_cards/<name>/config.json``, when there is one)."""
+    """Whether a record is a baseline: the baseline method's, a method's baseline network, or its own
+    baseline variant (its ``method_kwargs`` read from the repository's ``model_cards/<name>/config.json``,
+    when there is one)."""
     folder = MODEL_CARDS_DIR / record.name
     kwargs = read_config(folder).get("method_kwargs") if (folder / CONFIG_NAME).is_file() else None
-    return registry.is_baseline(record.method, kwargs)
+    return registry.is_baseline(record.method, kwargs, record.arch)
 
 
 def _baseline_kind(config: dict[str, Any]) -> str:
     """How the card says that a checkpoint is a baseline ("" when it is not one)."""
-    method, kwargs = config["method"], config.get("method_kwargs") or {}
+    method, kwargs, arch = config["method"], config.get("method_kwargs") or {}, config["arch"]
     if method == "baseline":
         return "the plain cross-entropy baseline the methods are compared with"
-    if not registry.is_baseline(method, kwargs):
+    if not registry.is_baseline(method, kwargs, arch):
         return ""
-    options = registry.get_method(method).trainer.baseline_options
+    trainer = registry.get_method(method).trainer
+    if arch in trainer.baseline_archs:
+        return (f"the baseline network of the `{method}` method, trained with its recipe, which its other "
+                "networks are compared with")
+    options = trainer.baseline_options
     turned = ", ".join(f"`{key}={value}`" for key, value in options.items())
     return f"the baseline of the `{method}` method: its recipe with {turned}, which its checkpoints are compared with"
 
 
 def _evaluation_section(name: str, results, baseline, baseline_name: str, baseline_kind: str,
-                        controls: dict[str, tuple[dict[str, Any], ...]]) -> list[str]:
+                        comparisons: Sequence[Comparison]) -> list[str]:
     if not results:
         return ["No evaluation JSON was given: this card reports no figures. Run `neurozoo eval` and "
                 "regenerate the card.", ""]
     ours, theirs, images = figures(results), figures(baseline), _images(results)
-    others = {f"control `{arm}` (same budget)": figures(found) for arm, found in controls.items()}
+    others = {f"{c.label} (same budget)": figures(c.results) for c in comparisons}
     if baseline:
         others = {f"{baseline_name or 'baseline'} (same budget)": theirs, **others}
     if baseline_kind:
         lines = [f"This checkpoint is {baseline_kind}.", ""]
     elif not baseline:
-        lines = ["No evaluation of a baseline trained with the same budget was given: the figures below "
-                 "stand alone.", ""]
+        lines = ["No evaluation of a baseline trained with the same budget was given" +
+                 (": only other arms stand beside this model." if comparisons else ": the figures below stand alone."),
+                 ""]
     else:
         lines = []
     lines += ["| data | images | figure | this model |" + "".join(f" {column} |" for column in others),
@@ -363,8 +428,8 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, baseli
     lines += [f"- this model: `{portable_command(r['command'], name)}`" for r in results]
     lines += [f"- baseline: `{portable_command(r['command'], baseline_name or None)}` (checkpoint sha256 "
               f"`{r['checkpoint_sha256']}`)" for r in baseline]
-    lines += [f"- control `{arm}`: `{portable_command(r['command'], 'RUN')}` (checkpoint sha256 "
-              f"`{r['checkpoint_sha256']}`)" for arm, found in controls.items() for r in found]
+    lines += [f"- {c.label}: `{portable_command(r['command'], 'RUN')}` (checkpoint sha256 "
+              f"`{r['checkpoint_sha256']}`)" for c in comparisons for r in c.results]
     # in the table's order, one line per evaluation of a metric (two pieces may hold one metric with other options)
     settings = dict.fromkeys(
         f"- {metric}: " + ", ".join(f"{option}={_setting(value)}" for option, value in options.items())
@@ -414,10 +479,12 @@ def claim_text(claim: Claim) -> str:
     return f"{claim.low:+.4f}" if claim.low == claim.high else f"{claim.low:+.4f} to {claim.high:+.4f}"
 
 
-def _test_figure(results: Sequence[dict[str, Any]], figure: str) -> tuple[str, float | None] | None:
-    """(metric, value) of ``figure`` in the test-split evaluations among ``results`` (None if absent)."""
-    return next(((metric, value) for (data, metric, name), value in figures(results).items()
-                 if name == figure and data.endswith("/test")), None)
+def _test_figure(results: Sequence[dict[str, Any]], figure: str,
+                 dataset: str) -> tuple[str, float | None] | None:
+    """(metric, value) of ``figure`` (named as records name it, :func:`record_figures`) in the test-split
+    evaluations among ``results`` (None if absent)."""
+    found = record_figures([r for r in results if r["split"] == "test"], dataset).get(figure)
+    return None if found is None else found[1:]
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -428,25 +495,33 @@ def _higher_is_better(metric: str) -> bool:
 
 
 def _claims_section(record: Checkpoint | None, results, baseline, baseline_name: str,
-                    controls: dict[str, tuple[dict[str, Any], ...]]) -> list[str]:
+                    comparisons: Sequence[Comparison]) -> list[str]:
     if record is None or not record.claims:
         return []
-    against = {f"over {baseline_name}": baseline, **{f"over control `{arm}`": found for arm, found in controls.items()}}
+    claimed_over = {arm for claim in record.claims for arm in claim.over}
+    missing = claimed_over - {c.name for c in comparisons if c.kind.directory == ARMS_DIR}
+    if missing:
+        raise ConfigError(f"{record.name}: a claim is over the arm(s) {', '.join(sorted(missing))}, which the folder "
+                          f"lacks: copy each arm's evaluation JSON and run.json into {ARMS_DIR}/ARCH/")
+    # the baseline and every control; of the other arms, those a claim is over (not, e.g., an oracle's upper bound)
+    shown = [c for c in comparisons if c.kind.directory != ARMS_DIR or c.name in claimed_over]
+    against = {f"over {baseline_name}": (baseline, None), **{f"over {c.label}": (c.results, c) for c in shown}}
     lines = ["## Against the paper's claims", "",
              "The paper's gain of the method over its own baseline, beside the gain measured here over the "
              "same-budget arms (this model minus the arm, on the test split):", "",
              "| figure | paper's gain | where the paper says it |" + "".join(f" {c} | verdict |" for c in against),
              "|---|---|---|" + "---|---|" * len(against)]
     for claim in record.claims:
-        ours = _test_figure(results, claim.figure)
+        ours = _test_figure(results, claim.figure, record.dataset)
         higher_is_better = ours is None or _higher_is_better(ours[0])
         paper = claim_text(claim)
         row = f"| {claim.figure} | {paper} | {claim.source} |"
-        for arm in against.values():
-            theirs = _test_figure(arm, claim.figure)
+        for arm, comparison in against.values():
+            theirs = _test_figure(arm, claim.figure, record.dataset)
             gain = None if ours is None or theirs is None or None in (ours[1], theirs[1]) else ours[1] - theirs[1]
+            claimed = comparison is None or comparison.kind.directory != ARMS_DIR or comparison.name in claim.over
             row += (f" {'not measured' if gain is None else f'{gain:+.4f}'} | "
-                    f"{gain_verdict(claim, gain, higher_is_better)} |")
+                    f"{gain_verdict(claim, gain, higher_is_better) if claimed else 'not claimed over this arm'} |")
         lines.append(row)
     return lines + [""]
 
@@ -588,10 +663,10 @@ def build_card(
         "",
     ]
     body += _training_section(run, record)
-    controls = folder_controls(folder, run)
+    comparisons = folder_comparisons(folder, run)
     body += ["## Evaluation", ""]
-    body += _evaluation_section(name, results, baseline, baseline_name, _baseline_kind(config), controls)
-    body += _claims_section(record, results, baseline, baseline_name, controls)
+    body += _evaluation_section(name, results, baseline, baseline_name, _baseline_kind(config), comparisons)
+    body += _claims_section(record, results, baseline, baseline_name, comparisons)
     body += _int8_section(name, results, int8)
     body += _seed_study_section(folder)
     plots = sorted((folder / PLOTS_DIR).glob("*.png")) if (folder / PLOTS_DIR).is_dir() else []

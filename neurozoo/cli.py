@@ -79,10 +79,10 @@ def _record_rows(record) -> list[tuple[str, str]]:
 def _options_table(method) -> Table:
     """The recipe options of a method (`neurozoo train --set KEY=VALUE`), their defaults and docs."""
     trainer = method.trainer
-    baseline = getattr(trainer, "baseline_options", {})
+    baseline = [f"--set {k}={v}" for k, v in getattr(trainer, "baseline_options", {}).items()]
+    baseline += [f"--arch {arch}" for arch in getattr(trainer, "baseline_archs", ())]
     table = Table("option", "default", "in model", "what", title=f"recipe options of {method.name} (--set KEY=VALUE)",
-                  caption=("its own same-budget baseline: " + " ".join(f"--set {k}={v}" for k, v in baseline.items()))
-                  if baseline else None)
+                  caption=("its own same-budget baseline: " + " ".join(baseline)) if baseline else None)
     docs = getattr(trainer, "option_docs", {})
     model_options = set(getattr(trainer, "model_options", ()))
     for option, default in getattr(trainer, "options", {}).items():

@@ -157,16 +157,18 @@ def draft_record(
     stops at ``max_samples``, the attacks, with their image count in ``metric_images``), and
     ``headline`` (the robustness figure of the zoo table) from whichever evaluation has it, its image
     count then in ``metric_images``; ``int8_metrics`` the figures of whole-test-split evaluations of the int8
-    export. ``hardware`` says what trained it, in words (run.json does not know); ``data_terms`` the
-    training data's terms, needed only where the dataset's record states none.
+    export. Figures of a set other than the training set's are named with that set first
+    (``multimnist_o50/exact_set``, :func:`neurozoo.cards.record_figures`). ``hardware`` says what
+    trained it, in words (run.json does not know); ``data_terms`` the training data's terms, needed
+    only where the dataset's record states none.
     """
     from neurozoo import registry
     from neurozoo.cards import (
         RUN_CONFIG,
-        figures,
         folder_evaluations,
         is_whole_split,
         metric_images,
+        record_figures,
         training_command,
         training_data_terms,
     )
@@ -189,7 +191,8 @@ def draft_record(
     evaluations = folder_evaluations(folder)
     # figure -> (value, test images, whole split?, evaluation of the whole split?)
     measured = {figure: (value, metric_images(r, metric), is_whole_split(r, metric), r["limit"] is None)
-                for r in evaluations.torch for (_, metric, figure), value in figures([r]).items() if value is not None}
+                for figure, (r, metric, value) in record_figures(evaluations.torch, config["dataset"]).items()
+                if value is not None}
     metrics = {figure: value for figure, (value, *_, unlimited) in measured.items() if unlimited}
     # an attack of a whole-split evaluation stops at its max_samples: say how many
     images = {figure: count for figure, (_, count, whole, unlimited) in measured.items() if unlimited and not whole}
@@ -222,7 +225,8 @@ def draft_record(
         metric_images=images,
         headline=headline,
         baseline=baseline,
-        int8_metrics={figure: value for r in evaluations.int8 for (_, metric, figure), value in figures([r]).items()
+        int8_metrics={figure: value
+                      for figure, (r, metric, value) in record_figures(evaluations.int8, config["dataset"]).items()
                       if value is not None and is_whole_split(r, metric)},
         description=description,
     )

@@ -167,12 +167,15 @@ class Claim:
     ``high`` over the settings the paper reports (equal for one setting). A claim of direction only
     (the paper says "higher" and no figure of it can be read here) leaves the other bound infinite:
     ``Claim("top1", 0.0, math.inf, ...)``. The card sets the checkpoint's gain over its same-budget
-    baseline, and over its control arms, beside it."""
+    baseline, over its control arms, and over the other arms ``over`` names, beside it."""
 
     figure: str  # a figure of ``neurozoo eval``, e.g. "top1", "nmi", "noise_sigma_0.1"
     low: float
     high: float
     source: str  # where the paper states it, e.g. "abstract; Table 2 (CIFAR-10 ...)"
+    # other architectures, beside the checkpoint in its folder's arms/ARCH, the paper claims the gain over
+    # too (kuramoto: ("komplexnet_random",), the complex net with random phases)
+    over: tuple[str, ...] = ()
 
     def validate(self, name: str) -> None:
         if not self.figure or not self.source:
@@ -181,6 +184,11 @@ class Claim:
             raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} has low > high ({self.low} > {self.high})")
         if not (math.isfinite(self.low) or math.isfinite(self.high)):
             raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} bounds nothing; give low or high a number")
+        for arch in self.over:
+            try:
+                check_name_part("architecture", arch)
+            except ValueError as error:
+                raise ValueError(f"checkpoint {name!r}: claim on {self.figure!r} over an arm: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,8 @@ class Checkpoint:
 
     ``metrics`` maps figure names of ``neurozoo eval`` (``top1``, ``noise_sigma_0.1``, ...) to the
     values measured on the whole test split, except the figures listed in ``metric_images`` (figure
-    -> number of test images, e.g. attacks run on the first 1,000). ``int8_metrics`` are the
+    -> number of test images, e.g. attacks run on the first 1,000); a figure of another test set than
+    the checkpoint's own dataset is named with that set first (``multimnist_o50/exact_set``). ``int8_metrics`` are the
     figures of the int8 ONNX export (``neurozoo export --int8``) on the whole test split.
     ``headline`` names the robustness figure the zoo table shows; ``baseline`` names the baseline
     record trained at the same budget, whose figures stand beside these; ``claims`` are what the

@@ -123,12 +123,16 @@ def get_method(name: str) -> Method:
     return _lookup("register_methods", name)
 
 
-def is_baseline(method: str, method_kwargs: Mapping[str, Any] | None = None) -> bool:
-    """Whether a checkpoint of ``method`` built with ``method_kwargs`` (its config's) is a baseline: the
-    baseline method's, or a method's own baseline variant (``TrainingMethod.baseline_options``)."""
+def is_baseline(method: str, method_kwargs: Mapping[str, Any] | None = None, arch: str | None = None) -> bool:
+    """Whether a checkpoint of ``method`` built with ``method_kwargs`` (its config's) on ``arch`` is a
+    baseline: the baseline method's, a method's own baseline variant (``TrainingMethod.baseline_options``)
+    or baseline network (``TrainingMethod.baseline_archs``)."""
     if method == "baseline":
         return True
-    options = getattr(get_method(method).trainer, "baseline_options", {})
+    trainer = get_method(method).trainer
+    if arch is not None and arch in getattr(trainer, "baseline_archs", ()):
+        return True
+    options = getattr(trainer, "baseline_options", {})
     given = method_kwargs or {}
     return bool(options) and all(given.get(key) == value for key, value in options.items())
 

@@ -13,7 +13,8 @@ from huggingface_hub import ModelCard
 
 import neurozoo
 from neurozoo import Checkpoint, Claim, hookimpl, plugins
-from neurozoo.cards import build_card, claim_text, gain_verdict, portable_command, training_command, training_data_terms
+from neurozoo.cards import (build_card, claim_text, gain_verdict, is_baseline_record, portable_command,
+                            training_command, training_data_terms)
 from neurozoo.checkpoint import sha256_file
 from neurozoo.data import catalog
 from neurozoo.cli import main as cli_main
@@ -223,6 +224,8 @@ def test_a_claim_must_bound_something():
         Claim("top1", -math.inf, math.inf, "abstract").validate("x")
     with pytest.raises(ValueError, match="low > high"):
         Claim("top1", math.nan, 0.1, "abstract").validate("x")
+    with pytest.raises(ValueError, match="claim on 'top1' over an arm: architecture name 'Random Net' is not valid"):
+        Claim("top1", 0.0, math.inf, "abstract", over=("Random Net",)).validate("x")
 
 
 class ClaimedRecord:
@@ -240,7 +243,7 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
     control = folder / "controls" / "terms_off"
     control.mkdir(parents=True)
     shutil.copy(evals[baseline_run], control / "eval.json")  # any other checkpoint's evaluation serves here
-    _write_control_run(folder, control, label_smoothing=0.0)  # the checkpoint's training with a term off
+    _write_run(folder, control, label_smoothing=0.0)  # the checkpoint's training with a term off
     plugins.register(ClaimedRecord(), name="claimed_record")
     try:
         text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.claimed",
@@ -264,34 +267,43 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
         assert row[4] == row[6] == gain_verdict(claims[row[0]], gain, higher_is_better=row[0] == "top1")
 
 
-def _write_control_run(folder, control, engine=None, **recipe):
-    """The checkpoint's run.json with the given recipe options and engine settings, as the control's."""
+def _write_run(folder, target, engine=None, arch=None, **recipe):
+    """The checkpoint's run.json with the given recipe options, engine settings and net, as a control's or
+    an arm's."""
     run = json.loads((folder / "run.json").read_text())
     run["recipe"].update(recipe)
     run["engine"].update(engine or {})
-    (control / "run.json").write_text(json.dumps(run))
+    run["arch"] = arch or run["arch"]
+    (target / "run.json").write_text(json.dumps(run))
 
 
-@pytest.mark.parametrize(("engine", "recipe", "named"), [
-    ({}, {"lr": 0.2}, "recipe.lr 0.2 (checkpoint: "),  # another recipe, not a term switched off
-    ({"seed": 1}, {"label_smoothing": 0.0}, "engine.seed 1 (checkpoint: 0)"),
-    ({}, {"label_smoothing": 0.5}, "recipe.label_smoothing 0.5 (checkpoint: 0.1)"),
+@pytest.mark.parametrize(("kind", "engine", "recipe", "named"), [
+    ("control", {}, {"lr": 0.2}, "recipe.lr 0.2 (checkpoint: "),  # another recipe, not a term switched off
+    ("control", {"seed": 1}, {"label_smoothing": 0.0}, "engine.seed 1 (checkpoint: 0)"),
+    ("control", {}, {"label_smoothing": 0.5}, "recipe.label_smoothing 0.5 (checkpoint: 0.1)"),
+    ("arm", {}, {"lr": 0.2}, "recipe.lr 0.2 (checkpoint: "),
+    ("arm", {"seed": 1}, {}, "engine.seed 1 (checkpoint: 0)"),
+    ("arm", {}, {"label_smoothing": 0.0}, "recipe.label_smoothing 0.0 (checkpoint: 0.1)"),  # a control's licence only
 ])
-def test_a_control_trained_otherwise_than_its_checkpoint_is_refused(runs, tmp_path, engine, recipe, named):
+def test_a_comparison_trained_otherwise_than_its_checkpoint_is_refused(runs, tmp_path, kind, engine, recipe, named):
     method_run, baseline_run, evals = runs
-    folder = shutil.copytree(method_run, tmp_path / "stale_control")
-    control = folder / "controls" / "stale"
-    control.mkdir(parents=True)
-    shutil.copy(evals[baseline_run], control / "eval.json")
-    with pytest.raises(neurozoo.ConfigError, match="has no run.json: copy the control's run.json"):
+    folder = shutil.copytree(method_run, tmp_path / "stale")
+    other = folder / f"{kind}s" / "stale"
+    other.mkdir(parents=True)
+    shutil.copy(evals[baseline_run], other / "eval.json")
+    with pytest.raises(neurozoo.ConfigError, match=f"has no run.json: copy the {kind}'s run.json"):
         build_card(folder, **TERMS)
-    _write_control_run(folder, control, engine, **recipe)
-    with pytest.raises(neurozoo.ConfigError, match="was not trained like this checkpoint") as refused:
+    arch = "other_net" if kind == "arm" else None
+    _write_run(folder, other, engine, arch, **recipe)
+    refusal = {"control": "was not trained like this checkpoint with its terms off",
+               "arm": "was not trained with this checkpoint's method, data and recipe"}[kind]
+    with pytest.raises(neurozoo.ConfigError, match=refusal) as refused:
         build_card(folder, **TERMS)
-    assert named in str(refused.value) and "retrain the control" in str(refused.value)
+    assert named in str(refused.value) and f"retrain the {kind}" in str(refused.value)
     # where it ran is no part of how it trained
-    _write_control_run(folder, control, {"data_dir": "/elsewhere", "device": "cuda"}, label_smoothing=0.0)
-    assert "control `stale` (same budget)" in build_card(folder, **TERMS)
+    terms_off = {"label_smoothing": 0.0} if kind == "control" else {}
+    _write_run(folder, other, {"data_dir": "/elsewhere", "device": "cuda"}, arch, **terms_off)
+    assert f"{kind} `stale` (same budget)" in build_card(folder, **TERMS)
 
 
 def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
@@ -303,6 +315,63 @@ def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
     shutil.copy(evals[method_run], control / "eval_other.json")
     with pytest.raises(neurozoo.ConfigError, match="different checkpoints; keep one control per folder"):
         build_card(folder, **TERMS)
+
+
+ARM_CLAIMS = {"top1": Claim("top1", 0.0, math.inf, "abstract", over=("random_net",)),
+              "ece": Claim("ece", -math.inf, 0.0, "Table 9")}
+
+
+class ArmClaimedRecord:
+    @hookimpl
+    def register_checkpoints(self, register):
+        register(Checkpoint("baseline", ARCH, DATASET, tag="arms", baseline=f"baseline-{ARCH}-{DATASET}",
+                            claims=tuple(ARM_CLAIMS.values())))
+
+
+def test_other_arms_of_the_same_recipe_stand_beside_the_model(runs, tmp_path):
+    # e.g. the random-phase and oracle nets beside a KomplexNet: another --arch, everything else alike
+    method_run, baseline_run, evals = runs
+    folder = shutil.copytree(method_run, tmp_path / "with_arm")
+    for name in ("random_net", "oracle_net"):
+        arm = folder / "arms" / name
+        arm.mkdir(parents=True)
+        shutil.copy(evals[baseline_run], arm / "eval.json")
+        _write_run(folder, arm, arch=name)
+    plugins.register(ArmClaimedRecord(), name="arm_claimed_record")
+    try:
+        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.arms", baseline_evaluations=[], **TERMS)
+        shutil.rmtree(folder / "arms" / "random_net")
+        with pytest.raises(neurozoo.ConfigError, match="a claim is over the arm.s. random_net, which the folder lacks"):
+            build_card(folder, name=f"baseline-{ARCH}-{DATASET}.arms", baseline_evaluations=[], **TERMS)
+    finally:
+        plugins.unregister("arm_claimed_record")
+    ours = json.loads(evals[method_run].read_text())["metrics"]
+    theirs = json.loads(evals[baseline_run].read_text())["metrics"]
+    header, _, *rows = _table(text, "| data | images | figure |")
+    assert header[3:] == ["this model", "arm `oracle_net` (same budget)", "arm `random_net` (same budget)"]
+    assert {row[2]: row[4:] for row in rows} == {name: [f"{theirs[name][name]:.4f}"] * 2 for name in ("top1", "ece")}
+    assert "- arm `random_net`: `neurozoo.evaluate(" in text
+    # the claims are set against the baseline and the arm they are over, not against an upper bound
+    header, _, *rows = _table(text, "| figure | paper's gain |")
+    assert header[3:] == [f"over baseline-{ARCH}-{DATASET}", "verdict", "over arm `random_net`", "verdict"]
+    gains = {name: f"{ours[name][name] - theirs[name][name]:+.4f}" for name in ("top1", "ece")}
+    assert {row[0]: row[5:] for row in rows} == {
+        "top1": [gains["top1"], gain_verdict(ARM_CLAIMS["top1"], ours["top1"]["top1"] - theirs["top1"]["top1"])],
+        "ece": [gains["ece"], "not claimed over this arm"]}
+
+
+def test_a_method_checkpoint_with_arms_and_no_baseline_says_so(runs, tmp_path):
+    method_run, baseline_run, evals = runs
+    run = neurozoo.train("binenc", ARCH, DATASET, epochs=1, batch_size=32, out=tmp_path / "binenc")
+    write_json(neurozoo.evaluate(run, DATASET, ["top1"]), run / "eval.json")
+    assert "the figures below stand alone" in build_card(run, **TERMS)
+    arm = run / "arms" / "other_net"
+    arm.mkdir(parents=True)
+    shutil.copy(evals[baseline_run], arm / "eval.json")
+    _write_run(run, arm, arch="other_net")
+    text = build_card(run, **TERMS)
+    assert "No evaluation of a baseline trained with the same budget was given: only other arms stand beside" in text
+    assert _table(text, "| data | images | figure |")[0][3:] == ["this model", "arm `other_net` (same budget)"]
 
 
 def test_a_drafted_record_carries_the_attack_figures_with_their_image_count(runs, tmp_path):
@@ -320,6 +389,46 @@ def test_a_drafted_record_carries_the_attack_figures_with_their_image_count(runs
     assert record.metrics == {"top1": measured["top1"]["top1"], **measured["pgd_linf"]}
     assert record.metric_images == {figure: 8 for figure in measured["pgd_linf"]}
     assert len(measured["pgd_linf"]) == 1  # one budget; the limited evaluation's ece is no record figure
+
+
+def _shifted_copy(result_path, folder, top1):
+    """The evaluation at ``result_path`` as if of another test set (say multimnist_o50 beside multimnist_o25)."""
+    result = json.loads(result_path.read_text())
+    result["dataset"] = "shifted_quadrants"
+    result["metrics"]["top1"]["top1"] = top1
+    path = folder / "eval_shifted_quadrants.json"
+    path.write_text(json.dumps(result))
+    return path
+
+
+class ShiftClaimedRecord:
+    @hookimpl
+    def register_checkpoints(self, register):
+        register(Checkpoint("baseline", ARCH, DATASET, tag="shift", baseline=f"baseline-{ARCH}-{DATASET}",
+                            claims=(Claim("shifted_quadrants/top1", 0.0, math.inf, "Table 3"),)))
+
+
+def test_figures_of_another_test_set_are_named_with_that_set(runs, tmp_path):
+    from neurozoo.publish import draft_record
+
+    method_run, baseline_run, evals = runs
+    folder = shutil.copytree(method_run, tmp_path / "run")
+    base = shutil.copytree(baseline_run, tmp_path / "base")
+    _shifted_copy(evals[method_run], folder, 0.625)
+    _shifted_copy(evals[baseline_run], base, 0.5)
+    own = json.loads(evals[method_run].read_text())["metrics"]
+    record = draft_record(folder, hardware="CPU", license="mit", data_terms=TERMS["data_terms"])
+    assert record.metrics == {"top1": own["top1"]["top1"], "ece": own["ece"]["ece"],
+                              "shifted_quadrants/top1": 0.625, "shifted_quadrants/ece": own["ece"]["ece"]}
+    plugins.register(ShiftClaimedRecord(), name="shift_claimed_record")
+    try:
+        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.shift",
+                          baseline_evaluations=sorted(base.glob("eval*.json")), **TERMS)
+    finally:
+        plugins.unregister("shift_claimed_record")
+    (row,) = _table(text, "| figure | paper's gain |")[2:]
+    assert row[:5] == ["shifted_quadrants/top1", "higher (direction only)", "Table 3", "+0.1250",
+                       "reproduced at this budget"]
 
 
 def test_the_card_states_each_metrics_settings_recorded_or_else_todays_defaults(runs, tmp_path):
@@ -377,3 +486,22 @@ def test_a_methods_own_baseline_variant_is_carded_as_a_baseline(runs, tmp_path, 
     assert ("This checkpoint is the baseline of the `binenc` method: its recipe with `variant=nopen`" in text) is baseline
     assert ("No evaluation of a baseline trained with the same budget was given" in text) is not baseline
     assert neurozoo.registry.is_baseline("baseline") and not neurozoo.registry.is_baseline("binenc")
+
+
+@pytest.mark.parametrize("arch, baseline", [("realnet", True), ("komplexnet", False)])
+def test_a_methods_baseline_network_is_a_baseline(arch, baseline):
+    """kuramoto declares realnet (the paper's parameter-matched real-valued net) its baseline network."""
+    assert neurozoo.registry.is_baseline("kuramoto", {}, arch) is baseline
+    assert not neurozoo.registry.is_baseline("kuramoto", {})  # the net decides, not the recipe
+    record = Checkpoint("kuramoto", arch, "multimnist_o25")
+    assert is_baseline_record(record) is baseline
+
+
+def test_a_methods_baseline_network_is_carded_as_its_baseline(tmp_path, shared_data):
+    folder = tmp_path / "realnet"
+    neurozoo.save(neurozoo.create_model("realnet", dataset="multimnist_o25", method="kuramoto"), folder)
+    result = neurozoo.evaluate(folder, "multimnist_o25", ["exact_set"], limit=16, data_dir=shared_data)
+    write_json(result, folder / "eval.json")
+    text = build_card(folder, **TERMS)
+    assert "This checkpoint is the baseline network of the `kuramoto` method, trained with its recipe" in text
+    assert "No evaluation of a baseline trained with the same budget was given" not in text

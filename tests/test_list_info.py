@@ -55,6 +55,8 @@ def test_info_method_lists_recipe_options_with_defaults_and_docs(capsys, monkeyp
     assert "same-budget baseline" not in out  # hah's baseline is the baseline method's net
     assert main(["info", "binenc"]) == 0
     assert "its own same-budget baseline: --set variant=nopen" in capsys.readouterr().out
+    assert main(["info", "kuramoto"]) == 0
+    assert "its own same-budget baseline: --arch realnet" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("method", neurozoo.list_methods())

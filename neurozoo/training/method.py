@@ -128,6 +128,10 @@ class TrainingMethod:
     # trained by the method's recipe (binenc: {"variant": "nopen"}). A checkpoint whose method_kwargs
     # hold them is a baseline, as the baseline method's are (neurozoo.registry.is_baseline).
     baseline_options: ClassVar[dict[str, Any]] = {}
+    # Architectures that are this method's baseline networks, trained by its recipe beside its own nets
+    # (kuramoto: ("realnet",), the paper's parameter-matched real-valued net): their checkpoints are
+    # baselines too.
+    baseline_archs: ClassVar[tuple[str, ...]] = ()
     # Engine settings this method's recipe changes from the engine's defaults (e.g. a paper that
     # trains without augmentation: {"augment": False}); explicit arguments still win.
     engine_defaults: ClassVar[dict[str, Any]] = {}

@@ -18,8 +18,13 @@
 #                                   (multimnist3), digits over CIFAR-10 backgrounds (multimnist_cifar)
 #   RUNS/ARCH/phase_maps.png        komplexnet, komplexnet_fb: phase maps of the first test images
 #   RUNS/ARCH/model.onnx, model.int8.onnx   realnet, komplexnet, komplexnet_fb (int8 only past its gate)
+#   RUNS/ARCH/eval_int8.json        the int8 graph's exact-set and per-label F1 on the test set
+# Once every arm is trained and evaluated, `publish` writes RUNS/publish/NAME for the three published
+# names, the folder that becomes model_cards/NAME: weights, config, run.json, metrics.jsonl, evaluation
+# JSON, and the other arms' evaluation JSON with their run.json in arms/ARCH (beside the KomplexNets,
+# realnet is not among them: it stands beside them as their record's baseline).
 #
-#   bash scripts/zoo/kuramoto_multimnist.sh [train|eval|export|all]     (default all)
+#   bash scripts/zoo/kuramoto_multimnist.sh [train|eval|export|all|publish]     (default all)
 #
 # Environment: RUNS (default ~/neurozoo-runs/kuramoto-zoo), DATA (default ../shared/data), ARMS (default
 # all five, one after another; never run one arm in two processes), EPOCHS (default 10; the authors
@@ -33,7 +38,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUNS=${RUNS:-$HOME/neurozoo-runs/kuramoto-zoo}
 DATA=${DATA:-../shared/data}
-ARMS=${ARMS:-"realnet komplexnet_random komplexnet komplexnet_fb komplexnet_oracle"}
+ALL_ARMS="realnet komplexnet_random komplexnet komplexnet_fb komplexnet_oracle"
+PUBLISHED="realnet komplexnet komplexnet_fb"
+ARMS=${ARMS:-$ALL_ARMS}  # of the train, eval and export stages
 EPOCHS=${EPOCHS:-10}
 DEVICE=${DEVICE:-cpu}
 read -r -a NZ <<< "${NZ:-.venv/bin/neurozoo}"
@@ -54,11 +61,10 @@ EXPORT=(--int8 --data-dir "$DATA")
 if [ -n "${HELD_OUT:-}" ]; then EXPORT+=(--held-out "$HELD_OUT"); fi
 
 check_arm() {
-  case $1 in
-    realnet|komplexnet_random|komplexnet|komplexnet_fb|komplexnet_oracle) ;;
-    *) echo "unknown arm $1 (expected realnet, komplexnet_random, komplexnet, komplexnet_fb or komplexnet_oracle)" >&2
-       return 2 ;;
-  esac
+  if [[ " $ALL_ARMS " != *" $1 "* ]]; then
+    echo "unknown arm $1 (expected one of: $ALL_ARMS)" >&2
+    return 2
+  fi
 }
 
 train() {  # ARCH
@@ -92,9 +98,32 @@ export_onnx() {  # ARCH: the published arms only (the oracle reads masks, which 
   local run=$RUNS/$1
   case $1 in realnet|komplexnet|komplexnet_fb) ;; *) return 0 ;; esac
   export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT[@]}" --out "$run"
+  int8_evaluated "$run" "${NZ[@]}" eval "$run/model.int8.onnx" --dataset "$DATASET" "${EVAL[@]}" \
+    --metrics exact_set,per_label_f1
 }
 
+publish() {  # ARCH: RUNS/publish/kuramoto-ARCH-DATASET, rewritten from the runs
+  local run=$RUNS/$1 out=$RUNS/publish/kuramoto-$1-$DATASET other
+  for other in $ALL_ARMS; do
+    if [ ! -f "$RUNS/$other/.done" ] || stale "$RUNS/$other/eval_multimnist_cifar.json" "$RUNS/$other"; then
+      echo "$RUNS/$other is not trained and evaluated yet: run this script's all stage for it first" >&2
+      return 2
+    fi
+  done
+  rm -rf "$out"
+  mkdir -p "$out"
+  cp "$run"/{model.safetensors,config.json,run.json,metrics.jsonl} "$run"/eval*.json "$out/"
+  for other in $ALL_ARMS; do
+    if [ "$other" = "$1" ] || { [ "$other" = realnet ] && [ "$1" != realnet ]; }; then continue; fi
+    mkdir -p "$out/arms/$other"
+    cp "$RUNS/$other/run.json" "$RUNS/$other/eval.json" "$RUNS/$other"/eval_multimnist*.json "$out/arms/$other/"
+  done
+  echo "wrote $out"
+}
+
+case $STAGE in train|eval|export|all|publish) ;; *) echo "unknown stage $STAGE (expected train, eval, export, all or publish)" >&2; exit 2 ;; esac
 for arm in $ARMS; do check_arm "$arm"; done  # an unknown arm fails before any work
 if [[ $STAGE == train || $STAGE == all ]]; then for arm in $ARMS; do train "$arm"; done; fi
 if [[ $STAGE == eval || $STAGE == all ]]; then for arm in $ARMS; do evaluate "$arm"; done; fi
 if [[ $STAGE == export || $STAGE == all ]]; then for arm in $ARMS; do export_onnx "$arm"; done; fi
+if [[ $STAGE == publish ]]; then for arm in $PUBLISHED; do publish "$arm"; done; fi
