@@ -404,11 +404,17 @@ def test_evaluation_gives_the_oracle_the_masks_of_its_test_images(shared_data):
         logits = model(images)
     ctx = EvalContext(model, record, limit=8, batch_size=3, data_dir=str(shared_data), channels_last=False)
     torch.testing.assert_close(ctx.outputs().logits, logits)  # every batch got its own images' masks
-    result = neurozoo.evaluate(model, "multimnist_o25", "exact_set,corruption", limit=8, data_dir=shared_data,
-                               batch_size=3, options={"corruption": {"noise_sigmas": [0.3], "corruptions": []}})
+    result = neurozoo.evaluate(model, "multimnist_o25", "exact_set,corruption,synchrony", limit=8,
+                               data_dir=shared_data, batch_size=3,
+                               options={"corruption": {"noise_sigmas": [0.3], "corruptions": []}})
     assert result["metrics"]["exact_set"]["exact_set"] == pytest.approx(
         exact_set_correct(logits, targets).float().mean().item())
     assert 0.0 <= result["metrics"]["corruption"]["noise_sigma_0.3"] <= 1.0
+    # the masks set one phase per object (pi / 2 and -pi / 2): coherent objects, mutually opposite, at every step
+    synchrony = result["metrics"]["synchrony"]
+    for t in (1, 2):
+        assert synchrony[f"order_parameter_step_{t}"] == pytest.approx(1.0, abs=1e-6)
+        assert synchrony[f"synchrony_loss_step_{t}"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_the_oracle_trains_with_validation_and_test_passes_that_give_it_the_masks(shared_data, tmp_path):

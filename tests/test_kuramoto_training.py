@@ -66,9 +66,10 @@ def test_shared_evaluation_reads_kuramoto_metrics(shared_data, monkeypatch, tmp_
     result = neurozoo.evaluate(model, DATASET, ["exact_set", "per_label_f1", "synchrony"], limit=16,
                                data_dir=shared_data, dataset_options={"size": 16}, batch_size=8)
     figures = result["metrics"]
-    assert set(figures["synchrony"]) == {f"synchrony_loss_step_{t}" for t in (1, 2, 3)}
+    assert set(figures["synchrony"]) == {f"{name}_step_{t}" for name in ("synchrony_loss", "order_parameter")
+                                         for t in (1, 2, 3)}
     assert all(0 <= v <= 1 for m in figures.values() for v in m.values())
-    assert [c["plot"] for c in result["curves"]] == ["synchrony"]
+    assert [c["plot"] for c in result["curves"]] == ["synchrony", "order_parameter"]
 
     with pytest.raises(neurozoo.errors.ConfigError, match="KomplexNet"):
         real = neurozoo.create_model("realnet", dataset=DATASET, method="kuramoto")
