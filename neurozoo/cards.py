@@ -452,22 +452,32 @@ def _setting(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else json.dumps(value)
 
 
-def gain_verdict(claim: Claim, gain: float | None, higher_is_better: bool = True) -> str:
+def gain_verdict(claim: Claim, gain: float | None, higher_is_better: bool = True, noise: float | None = None) -> str:
     """A plain verdict on a measured gain against the gain the paper claims. For a figure where
     lower is better (ECE) an improvement is a negative gain; a claim from 0 ("up to +0.15") needs a
     positive improvement; a claim below 0 is a cost the paper reports (e.g. clean accuracy traded for
-    robustness), reproduced when ours costs no more."""
+    robustness), reproduced when ours costs no more. ``noise`` (two standard errors of the difference,
+    :func:`sampling_noise`) is what an improvement must exceed to show anything."""
     if gain is None:
         return "not measured"
     low, high = (claim.low, claim.high) if higher_is_better else (-claim.high, -claim.low)
     improvement = gain if higher_is_better else -gain
     if improvement >= low and (improvement > 0 or low < 0):
+        if low >= 0 and noise is not None and improvement <= noise:
+            return f"not shown: the gain is within sampling noise (2 SE {noise:.4f})"
         return "reproduced at this budget" + (" (beyond the paper's range)" if improvement > high else "")
     if low < 0:
         return f"not reproduced: {low - improvement:.4f} worse than the paper's"
     if improvement > 0:
         return f"not reproduced: a smaller improvement, {low - improvement:.4f} short of the paper's smallest"
     return "not reproduced: no improvement"
+
+
+def sampling_noise(first: float, first_images: int, second: float, second_images: int) -> float:
+    """Two standard errors of the difference of two accuracies measured on ``first_images`` and
+    ``second_images`` images, as if the samples were independent: an upper bound for two models scored
+    on the same images, whose errors are correlated."""
+    return 2 * math.sqrt(first * (1 - first) / first_images + second * (1 - second) / second_images)
 
 
 def claim_text(claim: Claim) -> str:
@@ -480,11 +490,21 @@ def claim_text(claim: Claim) -> str:
 
 
 def _test_figure(results: Sequence[dict[str, Any]], figure: str,
-                 dataset: str) -> tuple[str, float | None] | None:
-    """(metric, value) of ``figure`` (named as records name it, :func:`record_figures`) in the test-split
-    evaluations among ``results`` (None if absent)."""
+                 dataset: str) -> tuple[str, float | None, int] | None:
+    """(metric, value, images) of ``figure`` (named as records name it, :func:`record_figures`) in the
+    test-split evaluations among ``results`` (None if absent)."""
     found = record_figures([r for r in results if r["split"] == "test"], dataset).get(figure)
-    return None if found is None else found[1:]
+    if found is None:
+        return None
+    result, metric, value = found
+    return metric, value, metric_images(result, metric)
+
+
+def _is_accuracy(metric: str) -> bool:
+    try:
+        return registry.get_metric(metric).accuracy
+    except UnknownNameError:
+        return False
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -508,7 +528,9 @@ def _claims_section(record: Checkpoint | None, results, baseline, baseline_name:
     against = {f"over {baseline_name}": (baseline, None), **{f"over {c.label}": (c.results, c) for c in shown}}
     lines = ["## Against the paper's claims", "",
              "The paper's gain of the method over its own baseline, beside the gain measured here over the "
-             "same-budget arms (this model minus the arm, on the test split):", "",
+             "same-budget arms (this model minus the arm, on the test split). An accuracy's gain shows an "
+             "improvement only beyond two standard errors of the difference (binomial, the two scores taken "
+             "as independent, which overstates the noise of two models scored on the same images):", "",
              "| figure | paper's gain | where the paper says it |" + "".join(f" {c} | verdict |" for c in against),
              "|---|---|---|" + "---|---|" * len(against)]
     for claim in record.claims:
@@ -518,10 +540,13 @@ def _claims_section(record: Checkpoint | None, results, baseline, baseline_name:
         row = f"| {claim.figure} | {paper} | {claim.source} |"
         for arm, comparison in against.values():
             theirs = _test_figure(arm, claim.figure, record.dataset)
-            gain = None if ours is None or theirs is None or None in (ours[1], theirs[1]) else ours[1] - theirs[1]
+            measured = not (ours is None or theirs is None or None in (ours[1], theirs[1]))
+            gain = ours[1] - theirs[1] if measured else None
+            noise = (sampling_noise(ours[1], ours[2], theirs[1], theirs[2])
+                     if measured and _is_accuracy(ours[0]) else None)
             claimed = comparison is None or comparison.kind.directory != ARMS_DIR or comparison.name in claim.over
-            row += (f" {'not measured' if gain is None else f'{gain:+.4f}'} | "
-                    f"{gain_verdict(claim, gain, higher_is_better) if claimed else 'not claimed over this arm'} |")
+            verdict = gain_verdict(claim, gain, higher_is_better, noise) if claimed else "not claimed over this arm"
+            row += f" {'not measured' if gain is None else f'{gain:+.4f}'} | {verdict} |"
         lines.append(row)
     return lines + [""]
 

@@ -290,6 +290,9 @@ class Metric:
     description: str = ""
     higher_is_better: bool = True
     tasks: tuple[str, ...] = ("multiclass",)
+    # its figures are fractions of the images classified right (clean, corrupted or attacked), so a card
+    # judges a difference of two of them against binomial sampling noise
+    accuracy: bool = False
 
     def validate(self) -> None:
         check_name_part("metric", self.name)

@@ -14,7 +14,7 @@ from huggingface_hub import ModelCard
 import neurozoo
 from neurozoo import Checkpoint, Claim, hookimpl, plugins
 from neurozoo.cards import (build_card, claim_text, gain_verdict, is_baseline_record, portable_command,
-                            training_command, training_data_terms)
+                            sampling_noise, training_command, training_data_terms)
 from neurozoo.checkpoint import sha256_file
 from neurozoo.data import catalog
 from neurozoo.cli import main as cli_main
@@ -219,6 +219,18 @@ def test_a_claim_of_direction_only_reads_and_is_judged_as_such(claim, text, flip
         assert gain_verdict(flipped, -gain, higher_is_better=False) == verdict
 
 
+def test_an_accuracy_gain_within_sampling_noise_shows_nothing():
+    noise = sampling_noise(0.91, 10_000, 0.90, 10_000)  # two accuracies on CIFAR-10's 10,000 test images
+    assert noise == pytest.approx(2 * math.sqrt((0.91 * 0.09 + 0.9 * 0.1) / 10_000))
+    higher = Claim("top1", 0.0, math.inf, "abstract")
+    assert gain_verdict(higher, 0.005, noise=noise) == f"not shown: the gain is within sampling noise (2 SE {noise:.4f})"
+    assert gain_verdict(higher, 0.01, noise=noise) == "reproduced at this budget"
+    assert gain_verdict(higher, -0.005, noise=noise) == "not reproduced: no improvement"
+    # a cost the paper reports is judged by its size alone
+    cost = Claim("top1", -0.05, -0.05, "Table 1")
+    assert gain_verdict(cost, -0.001, noise=noise) == "reproduced at this budget (beyond the paper's range)"
+
+
 def test_a_claim_must_bound_something():
     with pytest.raises(ValueError, match="bounds nothing"):
         Claim("top1", -math.inf, math.inf, "abstract").validate("x")
@@ -261,10 +273,12 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
     gains = {name: ours[name][name] - theirs[name][name] for name in ("top1", "ece")}
     claims = {"top1": Claim("top1", 0.02, 0.10, "abstract"), "ece": Claim("ece", -0.05, -0.01, "Table 9")}
     assert [row[:3] for row in rows] == [["top1", "+0.0200 to +0.1000", "abstract"], ["ece", "-0.0500 to -0.0100", "Table 9"]]
+    images = json.loads(evals[method_run].read_text())["num_samples"]
+    noise = {"top1": sampling_noise(ours["top1"]["top1"], images, theirs["top1"]["top1"], images), "ece": None}
     for row in rows:
         gain = gains[row[0]]
         assert row[3] == row[5] == f"{gain:+.4f}"
-        assert row[4] == row[6] == gain_verdict(claims[row[0]], gain, higher_is_better=row[0] == "top1")
+        assert row[4] == row[6] == gain_verdict(claims[row[0]], gain, row[0] == "top1", noise[row[0]])
 
 
 def _write_run(folder, target, engine=None, arch=None, **recipe):
@@ -355,9 +369,11 @@ def test_other_arms_of_the_same_recipe_stand_beside_the_model(runs, tmp_path):
     header, _, *rows = _table(text, "| figure | paper's gain |")
     assert header[3:] == [f"over baseline-{ARCH}-{DATASET}", "verdict", "over arm `random_net`", "verdict"]
     gains = {name: f"{ours[name][name] - theirs[name][name]:+.4f}" for name in ("top1", "ece")}
-    assert {row[0]: row[5:] for row in rows} == {
-        "top1": [gains["top1"], gain_verdict(ARM_CLAIMS["top1"], ours["top1"]["top1"] - theirs["top1"]["top1"])],
-        "ece": [gains["ece"], "not claimed over this arm"]}
+    images = json.loads(evals[method_run].read_text())["num_samples"]
+    noise = sampling_noise(ours["top1"]["top1"], images, theirs["top1"]["top1"], images)
+    verdict = gain_verdict(ARM_CLAIMS["top1"], ours["top1"]["top1"] - theirs["top1"]["top1"], noise=noise)
+    assert {row[0]: row[5:] for row in rows} == {"top1": [gains["top1"], verdict],
+                                                 "ece": [gains["ece"], "not claimed over this arm"]}
 
 
 def test_a_method_checkpoint_with_arms_and_no_baseline_says_so(runs, tmp_path):
@@ -427,8 +443,10 @@ def test_figures_of_another_test_set_are_named_with_that_set(runs, tmp_path):
     finally:
         plugins.unregister("shift_claimed_record")
     (row,) = _table(text, "| figure | paper's gain |")[2:]
+    # 64 test images each: +0.125 is inside two standard errors of the difference
+    noise = sampling_noise(0.625, 64, 0.5, 64)
     assert row[:5] == ["shifted_quadrants/top1", "higher (direction only)", "Table 3", "+0.1250",
-                       "reproduced at this budget"]
+                       f"not shown: the gain is within sampling noise (2 SE {noise:.4f})"]
 
 
 def test_the_card_states_each_metrics_settings_recorded_or_else_todays_defaults(runs, tmp_path):

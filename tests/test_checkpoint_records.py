@@ -176,8 +176,8 @@ def test_local_card_numbers_are_those_of_the_evaluation_json(record):
     for row in rows:
         figure = row[0], row[2]
         assert row[3] == f"{by_figure[figure]:.4f}", figure
-        if baseline:
-            assert row[4] == f"{theirs[figure]:.4f}", figure
+        if baseline:  # a figure the baseline cannot have (a KomplexNet's synchrony) reads "not measured"
+            assert row[4] == (f"{theirs[figure]:.4f}" if figure in theirs else "not measured"), figure
     int8 = {(d, f): v for (d, _, f), v in figures(evaluations.int8).items()}
     for row in (_table_rows(text, "| data | images | figure | float32 (torch) | int8 ONNX |") if int8 else []):
         assert (row[3], row[4]) == (f"{by_figure[row[0], row[2]]:.4f}", f"{int8[row[0], row[2]]:.4f}")
@@ -201,10 +201,7 @@ def test_every_listed_name_loads_offline(capsys, monkeypatch):
 @pytest.mark.parametrize("record", LOCAL, ids=lambda r: r.name)
 def test_local_checkpoint_loads_by_name_and_classifies_real_images(record, shared_data):
     model = neurozoo.load(record.name)
-    data = neurozoo.get_dataset(record.dataset).load("test", root=shared_data)
-    images, labels = zip(*(data[i] for i in range(256)))
-    with torch.inference_mode():
-        predictions = model(torch.stack(images)).argmax(1)
-    accuracy = (predictions == torch.tensor(labels)).float().mean().item()
-    # 256 images: within 0.15 of the recorded full-test-set top-1
-    assert abs(accuracy - record.metrics["top1"]) < 0.15
+    figure = clean_figure(record)  # top1, or exact_set for a multi-label set (both digits in the top two)
+    result = neurozoo.evaluate(model, record.dataset, [figure], limit=256, data_dir=shared_data)
+    # 256 images: within 0.15 of the recorded full-test-set figure
+    assert abs(result["metrics"][figure][figure] - record.metrics[figure]) < 0.15
