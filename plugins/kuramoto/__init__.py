@@ -6,16 +6,12 @@ github.com/S4b1n3/KomplexNet (MIT). See plugins/kuramoto/README.md for the recip
 choices and the measured short experiment.
 """
 
-from neurozoo import Architecture, Checkpoint, Method, Metric, hookimpl
+from neurozoo import Architecture, Method, Metric, hookimpl
 
+from .checkpoints import CHECKPOINTS, PAPER
 from .method import KuramotoMethod, adapt_model
 from .metrics import per_label_f1, synchrony
 from .models import komplexnet, komplexnet_fb, komplexnet_oracle, komplexnet_random, realnet
-
-PAPER = (
-    "S. Muzellec, A. Alamia, T. Serre, R. VanRullen. Enhancing deep neural networks through complex-valued "
-    "representations and Kuramoto synchronization dynamics. TMLR 2025, arXiv:2502.21077"
-)
 
 
 @hookimpl
@@ -67,10 +63,5 @@ def register_metrics(register):
 
 @hookimpl
 def register_checkpoints(register):
-    # planned: names are public, weights are published once trained (scripts/zoo/kuramoto_multimnist.sh).
-    # Only on the authors' data: the names on `multimnist` (overlap bound 0, not the authors' measure)
-    # were dropped, as no recipe trains them
-    for arch in ("komplexnet", "komplexnet_fb", "realnet"):
-        register(Checkpoint("kuramoto", arch, "multimnist_o25",
-                            description=f"{arch} on multimnist_o25 (the authors' two-digit data), the authors' "
-                                        "recipe; not yet published"))
+    for checkpoint in CHECKPOINTS:
+        register(checkpoint)
