@@ -4,9 +4,10 @@ Sbailo & Ghiringhelli, arXiv 2310.08224 (v5: "latent point collapse"). See READM
 folder for the recipe, the documented choices and the measured experiment.
 """
 
-from neurozoo import Checkpoint, Method, Metric, hookimpl
+from neurozoo import Method, Metric, hookimpl
 
 from . import metrics
+from .checkpoints import CHECKPOINTS, PAPER
 from .method import BinEnc
 from .models import adapt_model
 
@@ -18,7 +19,7 @@ def register_methods(register):
         trainer=BinEnc,
         adapt_model=adapt_model,
         description="narrow linear penultimate code z with an epoch-growing penalty gamma_e * mean(z^2)",
-        paper="Sbailo & Ghiringhelli, latent binary encoding / latent point collapse, arXiv 2310.08224",
+        paper=PAPER,
         metrics=("top1", "binarity", "sign_pattern_fraction", "mahalanobis_auroc", "deepfool", "binenc_deepfool",
                  "convergence_epoch"),
     ))
@@ -43,9 +44,5 @@ def register_metrics(register):
 
 @hookimpl
 def register_checkpoints(register):
-    # planned: the name is public, the weights are not published yet
-    register(Checkpoint("binenc", "resnet18", "cifar10",
-                        description="BinEnc (d=4, v3 penalty, SiLU backbone) ResNet-18 on CIFAR-10"))
-    register(Checkpoint("binenc", "resnet18", "cifar10", tag="nopen",
-                        description="NoPen twin of binenc-resnet18-cifar10: the same SiLU ResNet-18 and recipe "
-                                    "without the code layer and penalty (its same-budget baseline)"))
+    for checkpoint in CHECKPOINTS:
+        register(checkpoint)
