@@ -56,6 +56,17 @@ DROPPED = ("--resume", "resume")  # a resumed run repeats its command (resumes a
 RUN_LOCATION = ("data_dir", "device", "num_workers", "eval_limit")
 
 
+def comparable_engine(engine: dict[str, Any]) -> dict[str, Any]:
+    """The engine settings two runs of one budget share: without where they ran (``RUN_LOCATION``), and
+    with the precision policy reduced to its autocast dtype, as the modules it keeps in float32 are
+    named by the net's structure, which another arm or a method's baseline variant changes
+    (``net.body.conv1`` against ``net.backbone.body.conv1``)."""
+    found = {key: value for key, value in engine.items() if key not in RUN_LOCATION}
+    if isinstance(found.get("precision_policy"), dict):
+        found["precision_policy"] = found["precision_policy"].get("autocast")
+    return found
+
+
 def portable_command(command: str | Sequence[str], model: str | None = None) -> str:
     """A ``neurozoo`` command line without machine paths: dataset folder -> ``DATA``, run folder ->
     ``RUN``, other absolute paths -> their file name, ``--resume`` dropped; the evaluated model
@@ -143,14 +154,13 @@ def folder_evaluations(folder: str | os.PathLike) -> Evaluations:
 
 def _departures(run: dict[str, Any], other: dict[str, Any], same: Sequence[str],
                 recipe_may_differ: Callable[[Any, Any], bool]) -> list[str]:
-    """How ``other``'s run.json departs from ``run``'s: the keys ``same``, the engine settings (where a
-    run ran apart) and the recipe options, except those where ``recipe_may_differ(ours, theirs)``."""
+    """How ``other``'s run.json departs from ``run``'s: the keys ``same``, the engine settings
+    (:func:`comparable_engine`) and the recipe options, except those where ``recipe_may_differ(ours, theirs)``."""
     found = [f"{key} {other.get(key)!r} (checkpoint: {run.get(key)!r})"
              for key in same if other.get(key) != run.get(key)]
-    ours, theirs = run.get("engine", {}), other.get("engine", {})
+    ours, theirs = comparable_engine(run.get("engine", {})), comparable_engine(other.get("engine", {}))
     found += [f"engine.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
-              for key in sorted(ours.keys() | theirs.keys())
-              if key not in RUN_LOCATION and ours.get(key) != theirs.get(key)]
+              for key in sorted(ours.keys() | theirs.keys()) if ours.get(key) != theirs.get(key)]
     ours, theirs = run.get("recipe", {}), other.get("recipe", {})
     found += [f"recipe.{key} {theirs.get(key)!r} (checkpoint: {ours.get(key)!r})"
               for key in sorted(ours.keys() | theirs.keys())

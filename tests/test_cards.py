@@ -314,10 +314,16 @@ def test_a_comparison_trained_otherwise_than_its_checkpoint_is_refused(runs, tmp
     with pytest.raises(neurozoo.ConfigError, match=refusal) as refused:
         build_card(folder, **TERMS)
     assert named in str(refused.value) and f"retrain the {kind}" in str(refused.value)
-    # where it ran is no part of how it trained
+    # where it ran is no part of how it trained, nor which modules of its net its precision kept in float32
     terms_off = {"label_smoothing": 0.0} if kind == "control" else {}
-    _write_run(folder, other, {"data_dir": "/elsewhere", "device": "cuda"}, arch, **terms_off)
+    policy = {"autocast": "bf16", "fp32_modules": ["net.stem"], "declared_by": ["module Float32Conv2d"]}
+    _write_run(folder, other, {"data_dir": "/elsewhere", "device": "cuda", "precision_policy": policy}, arch,
+               **terms_off)
     assert f"{kind} `stale` (same budget)" in build_card(folder, **TERMS)
+    # but its autocast dtype is
+    _write_run(folder, other, {"precision_policy": {**policy, "autocast": None}}, arch, **terms_off)
+    with pytest.raises(neurozoo.ConfigError, match="engine.precision_policy None .checkpoint: 'bf16'."):
+        build_card(folder, **TERMS)
 
 
 def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
