@@ -58,6 +58,7 @@ def test_card_study_derives_compares_per_seed_and_renders(study, tmp_path):
                      "--about", "three seeds", "--out", str(out)])
     card = json.loads(out.read_text())
     hah = card["arms"]["hah"]
+    assert hah["runs"] == {f"seed{s}": f"RUNS/hah/seed{s}" for s in range(3)}  # no machine paths
     assert hah["per_seed"]["seed2"]["noise_drop"] == pytest.approx(0.12)
     assert hah["mean_std"]["noise_drop"]["mean"] == pytest.approx((0.05 + 0.07 + 0.12) / 3)
     # noise_drop: HaH 0.05 / 0.07 / 0.12 against VGG 0.40 / 0.22 / 0.39, higher on no seed; top1 on none

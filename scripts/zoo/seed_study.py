@@ -16,7 +16,8 @@ evaluation, plus from the log ``final_val_top1`` (last epoch), ``best_val_top1``
 and ``train_seconds`` (summed epoch times).
 
 ``card`` turns an aggregate into the ``seed_study.json`` a model card shows (``neurozoo.cards``):
-per arm its description, per-seed figures and mean +- std; ``--derive`` adds a per-seed difference
+per arm its description, its run folders below their common folder (``RUNS/binenc/seed0``: no
+machine paths), per-seed figures and mean +- std; ``--derive`` adds a per-seed difference
 of two figures (e.g. the accuracy lost to noise); and generated findings: for every other arm and
 shown figure, its difference from the reference arm's mean and on how many seeds (paired by seed)
 it is higher. ``--claim-higher`` names the shown figures on which the paper claims the reference arm
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -122,6 +124,10 @@ def card_study(study: dict, reference: str, shown: list[str], descriptions: dict
     unshown = [name for name in claimed_higher if name not in shown]
     if unshown:
         sys.exit(f"--claim-higher {unshown[0]!r}: the findings cover the shown figures only; add it to --show")
+    # the run folders as the card shows them: below their common folder, called RUNS (no machine paths)
+    folders = [Path(run) for result in study["arms"].values() for run in result["runs"].values()]
+    root = Path(os.path.commonpath(folders)) if folders else Path()
+    root = root.parent if root in folders else root
     arms = {}
     for arm, result in study["arms"].items():
         per_seed: dict[str, dict] = {}
@@ -134,7 +140,7 @@ def card_study(study: dict, reference: str, shown: list[str], descriptions: dict
             sys.exit(f"--show {unknown[0]!r}: arm {arm!r} has no such figure (it has: {', '.join(names)})")
         arms[arm] = {
             "description": descriptions.get(arm, arm),
-            "runs": result["runs"],
+            "runs": {seed: str("RUNS" / Path(run).relative_to(root)) for seed, run in result["runs"].items()},
             "per_seed": per_seed,
             "mean_std": {name: {k: v for k, v in summary({s: f.get(name) for s, f in per_seed.items()}).items()
                                 if k != "per_seed"} for name in names},
