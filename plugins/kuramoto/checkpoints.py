@@ -19,10 +19,9 @@ PAPER = (
 )
 DATASET = "multimnist_o25"  # the authors' two-digit data (their overlap measure <= 0.25)
 BASELINE = f"kuramoto-realnet-{DATASET}"
-HEADLINE = ("METHODS.md section 2, the paper's headline: both Kuramoto models beat the real-valued and random-phase "
-            "baselines")
 CLAIMS = tuple(
-    Claim(figure, 0.0, math.inf, f"{HEADLINE} {where}", over=("komplexnet_random",))
+    Claim(figure, 0.0, math.inf, f"the paper's headline (METHODS.md section 2): both Kuramoto models beat the "
+                                 f"real-valued and random-phase baselines {where}", over=("komplexnet_random",))
     for figure, where in (
         ("exact_set", "on overlapping two-digit images"),
         ("noise_sigma_0.316228", "under Gaussian noise of variance 0.1"),
