@@ -13,7 +13,8 @@
 # Each arm trains into RUNS/ARCH, resumed when the folder exists (stop any time, rerun to go on; a
 # finished run returns at once). Evaluations, each redone only when the weights are newer:
 #   RUNS/ARCH/eval.json             multimnist_o25 test set: exact-set, per-label F1, Gaussian noise of
-#                                   variance 0.1 (clamped to [0, 1]), synchrony per step (complex nets)
+#                                   variance 0.1 (clamped to [0, 1]), synchrony loss and order parameter
+#                                   per step (complex nets)
 #   RUNS/ARCH/eval_DATASET.json     out of distribution: more overlap (multimnist_o50), three digits
 #                                   (multimnist3), digits over CIFAR-10 backgrounds (multimnist_cifar)
 #   RUNS/ARCH/phase_maps.png        komplexnet, komplexnet_fb: phase maps of the first test images
