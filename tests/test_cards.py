@@ -3,6 +3,7 @@ figures of another checkpoint refused; terms stated, never assumed; no machine p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -223,7 +224,8 @@ def test_an_accuracy_gain_within_sampling_noise_shows_nothing():
     noise = sampling_noise(0.91, 10_000, 0.90, 10_000)  # two accuracies on CIFAR-10's 10,000 test images
     assert noise == pytest.approx(2 * math.sqrt((0.91 * 0.09 + 0.9 * 0.1) / 10_000))
     higher = Claim("top1", 0.0, math.inf, "abstract")
-    assert gain_verdict(higher, 0.005, noise=noise) == f"not shown: the gain is within sampling noise (2 SE {noise:.4f})"
+    within = f"not shown: the gain is within sampling noise (2 SE {noise:.4f})"
+    assert gain_verdict(higher, 0.005, noise=noise) == within
     assert gain_verdict(higher, 0.01, noise=noise) == "reproduced at this budget"
     assert gain_verdict(higher, -0.005, noise=noise) == "not reproduced: no improvement"
     # a cost the paper reports is judged by its size alone
@@ -240,13 +242,22 @@ def test_a_claim_must_bound_something():
         Claim("top1", 0.0, math.inf, "abstract", over=("Random Net",)).validate("x")
 
 
-class ClaimedRecord:
-    """A registered record with a claim, named as the card's checkpoint."""
+@contextlib.contextmanager
+def claimed_record(tag, claims):
+    """A registered record baseline-ARCH-DATASET.TAG with ``claims`` over the baseline record, while the
+    block runs; yields its name, to give the card's checkpoint."""
 
-    @hookimpl
-    def register_checkpoints(self, register):
-        register(Checkpoint("baseline", ARCH, DATASET, tag="claimed", baseline=f"baseline-{ARCH}-{DATASET}",
-                            claims=(Claim("top1", 0.02, 0.10, "abstract"), Claim("ece", -0.05, -0.01, "Table 9"))))
+    class ClaimedRecord:
+        @hookimpl
+        def register_checkpoints(self, register):
+            register(Checkpoint("baseline", ARCH, DATASET, tag=tag, baseline=f"baseline-{ARCH}-{DATASET}",
+                                claims=tuple(claims)))
+
+    plugins.register(ClaimedRecord(), name=f"claimed_record_{tag}")
+    try:
+        yield f"baseline-{ARCH}-{DATASET}.{tag}"
+    finally:
+        plugins.unregister(f"claimed_record_{tag}")
 
 
 def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_path):
@@ -256,12 +267,9 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
     control.mkdir(parents=True)
     shutil.copy(evals[baseline_run], control / "eval.json")  # any other checkpoint's evaluation serves here
     _write_run(folder, control, label_smoothing=0.0)  # the checkpoint's training with a term off
-    plugins.register(ClaimedRecord(), name="claimed_record")
-    try:
-        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.claimed",
-                          baseline_evaluations=[evals[baseline_run]], **TERMS)
-    finally:
-        plugins.unregister("claimed_record")
+    claims = {"top1": Claim("top1", 0.02, 0.10, "abstract"), "ece": Claim("ece", -0.05, -0.01, "Table 9")}
+    with claimed_record("claimed", claims.values()) as name:
+        text = build_card(folder, name=name, baseline_evaluations=[evals[baseline_run]], **TERMS)
     ours = json.loads(evals[method_run].read_text())["metrics"]
     theirs = json.loads(evals[baseline_run].read_text())["metrics"]
     header, _, *rows = _table(text, "| data | images | figure |")
@@ -271,7 +279,6 @@ def test_control_arms_and_the_papers_claims_stand_beside_the_model(runs, tmp_pat
     header, _, *rows = _table(text, "| figure | paper's gain |")
     assert header[3:] == [f"over baseline-{ARCH}-{DATASET}", "verdict", "over control `terms_off`", "verdict"]
     gains = {name: ours[name][name] - theirs[name][name] for name in ("top1", "ece")}
-    claims = {"top1": Claim("top1", 0.02, 0.10, "abstract"), "ece": Claim("ece", -0.05, -0.01, "Table 9")}
     assert [row[:3] for row in rows] == [["top1", "+0.0200 to +0.1000", "abstract"], ["ece", "-0.0500 to -0.0100", "Table 9"]]
     images = json.loads(evals[method_run].read_text())["num_samples"]
     noise = {"top1": sampling_noise(ours["top1"]["top1"], images, theirs["top1"]["top1"], images), "ece": None}
@@ -341,13 +348,6 @@ ARM_CLAIMS = {"top1": Claim("top1", 0.0, math.inf, "abstract", over=("random_net
               "ece": Claim("ece", -math.inf, 0.0, "Table 9")}
 
 
-class ArmClaimedRecord:
-    @hookimpl
-    def register_checkpoints(self, register):
-        register(Checkpoint("baseline", ARCH, DATASET, tag="arms", baseline=f"baseline-{ARCH}-{DATASET}",
-                            claims=tuple(ARM_CLAIMS.values())))
-
-
 def test_other_arms_of_the_same_recipe_stand_beside_the_model(runs, tmp_path):
     # e.g. the random-phase and oracle nets beside a KomplexNet: another --arch, everything else alike
     method_run, baseline_run, evals = runs
@@ -357,14 +357,11 @@ def test_other_arms_of_the_same_recipe_stand_beside_the_model(runs, tmp_path):
         arm.mkdir(parents=True)
         shutil.copy(evals[baseline_run], arm / "eval.json")
         _write_run(folder, arm, arch=name)
-    plugins.register(ArmClaimedRecord(), name="arm_claimed_record")
-    try:
-        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.arms", baseline_evaluations=[], **TERMS)
+    with claimed_record("arms", ARM_CLAIMS.values()) as name:
+        text = build_card(folder, name=name, baseline_evaluations=[], **TERMS)
         shutil.rmtree(folder / "arms" / "random_net")
         with pytest.raises(neurozoo.ConfigError, match="a claim is over the arm.s. random_net, which the folder lacks"):
-            build_card(folder, name=f"baseline-{ARCH}-{DATASET}.arms", baseline_evaluations=[], **TERMS)
-    finally:
-        plugins.unregister("arm_claimed_record")
+            build_card(folder, name=name, baseline_evaluations=[], **TERMS)
     ours = json.loads(evals[method_run].read_text())["metrics"]
     theirs = json.loads(evals[baseline_run].read_text())["metrics"]
     header, _, *rows = _table(text, "| data | images | figure |")
@@ -423,13 +420,6 @@ def _shifted_copy(result_path, folder, top1):
     return path
 
 
-class ShiftClaimedRecord:
-    @hookimpl
-    def register_checkpoints(self, register):
-        register(Checkpoint("baseline", ARCH, DATASET, tag="shift", baseline=f"baseline-{ARCH}-{DATASET}",
-                            claims=(Claim("shifted_quadrants/top1", 0.0, math.inf, "Table 3"),)))
-
-
 def test_figures_of_another_test_set_are_named_with_that_set(runs, tmp_path):
     from neurozoo.publish import draft_record
 
@@ -442,12 +432,8 @@ def test_figures_of_another_test_set_are_named_with_that_set(runs, tmp_path):
     record = draft_record(folder, hardware="CPU", license="mit", data_terms=TERMS["data_terms"])
     assert record.metrics == {"top1": own["top1"]["top1"], "ece": own["ece"]["ece"],
                               "shifted_quadrants/top1": 0.625, "shifted_quadrants/ece": own["ece"]["ece"]}
-    plugins.register(ShiftClaimedRecord(), name="shift_claimed_record")
-    try:
-        text = build_card(folder, name=f"baseline-{ARCH}-{DATASET}.shift",
-                          baseline_evaluations=sorted(base.glob("eval*.json")), **TERMS)
-    finally:
-        plugins.unregister("shift_claimed_record")
+    with claimed_record("shift", [Claim("shifted_quadrants/top1", 0.0, math.inf, "Table 3")]) as name:
+        text = build_card(folder, name=name, baseline_evaluations=sorted(base.glob("eval*.json")), **TERMS)
     (row,) = _table(text, "| figure | paper's gain |")[2:]
     # 64 test images each: +0.125 is inside two standard errors of the difference
     noise = sampling_noise(0.625, 64, 0.5, 64)

@@ -41,6 +41,7 @@ RUNS=${RUNS:-$HOME/neurozoo-runs/kuramoto-zoo}
 DATA=${DATA:-../shared/data}
 ALL_ARMS="realnet komplexnet_random komplexnet komplexnet_fb komplexnet_oracle"
 PUBLISHED="realnet komplexnet komplexnet_fb"
+BASELINE_ARM=realnet  # the KomplexNets' record baseline: beside their cards through the record, not arms/
 ARMS=${ARMS:-$ALL_ARMS}  # of the train, eval and export stages
 EPOCHS=${EPOCHS:-10}
 DEVICE=${DEVICE:-cpu}
@@ -97,34 +98,41 @@ evaluate() {  # ARCH
 
 export_onnx() {  # ARCH: the published arms only (the oracle reads masks, which an ONNX graph has no input for)
   local run=$RUNS/$1
-  case $1 in realnet|komplexnet|komplexnet_fb) ;; *) return 0 ;; esac
+  if [[ " $PUBLISHED " != *" $1 "* ]]; then return 0; fi
   export_gated "$run" "${NZ[@]}" export "$run" "${EXPORT[@]}" --out "$run"
   int8_evaluated "$run" "${NZ[@]}" eval "$run/model.int8.onnx" --dataset "$DATASET" "${EVAL[@]}" \
     --metrics exact_set,per_label_f1
 }
 
-publish() {  # ARCH: RUNS/publish/kuramoto-ARCH-DATASET, rewritten from the runs
-  local run=$RUNS/$1 out=$RUNS/publish/kuramoto-$1-$DATASET other
-  for other in $ALL_ARMS; do
-    if [ ! -f "$RUNS/$other/.done" ] || stale "$RUNS/$other/eval_multimnist_cifar.json" "$RUNS/$other"; then
-      echo "$RUNS/$other is not trained and evaluated yet: run this script's all stage for it first" >&2
+check_evaluated() {  # every arm trained and evaluated (its last evaluation newer than its weights)
+  local arm
+  for arm in $ALL_ARMS; do
+    if [ ! -f "$RUNS/$arm/.done" ] || stale "$RUNS/$arm/eval_multimnist_cifar.json" "$RUNS/$arm"; then
+      echo "$RUNS/$arm is not trained and evaluated yet: run this script's all stage for it first" >&2
       return 2
     fi
   done
+}
+
+publish() {  # ARCH: RUNS/publish/kuramoto-ARCH-DATASET, rewritten from the runs
+  local run=$RUNS/$1 out=$RUNS/publish/kuramoto-$1-$DATASET other
   rm -rf "$out"
   mkdir -p "$out"
   cp "$run"/{model.safetensors,config.json,run.json,metrics.jsonl} "$run"/eval*.json "$out/"
   for other in $ALL_ARMS; do
-    if [ "$other" = "$1" ] || { [ "$other" = realnet ] && [ "$1" != realnet ]; }; then continue; fi
+    if [ "$other" = "$1" ] || { [ "$other" = $BASELINE_ARM ] && [ "$1" != $BASELINE_ARM ]; }; then continue; fi
     mkdir -p "$out/arms/$other"
     cp "$RUNS/$other/run.json" "$RUNS/$other/eval.json" "$RUNS/$other"/eval_multimnist*.json "$out/arms/$other/"
   done
   echo "wrote $out"
 }
 
-case $STAGE in train|eval|export|all|publish) ;; *) echo "unknown stage $STAGE (expected train, eval, export, all or publish)" >&2; exit 2 ;; esac
+case $STAGE in
+  train|eval|export|all|publish) ;;
+  *) echo "unknown stage $STAGE (expected train, eval, export, all or publish)" >&2; exit 2 ;;
+esac
 for arm in $ARMS; do check_arm "$arm"; done  # an unknown arm fails before any work
 if [[ $STAGE == train || $STAGE == all ]]; then for arm in $ARMS; do train "$arm"; done; fi
 if [[ $STAGE == eval || $STAGE == all ]]; then for arm in $ARMS; do evaluate "$arm"; done; fi
 if [[ $STAGE == export || $STAGE == all ]]; then for arm in $ARMS; do export_onnx "$arm"; done; fi
-if [[ $STAGE == publish ]]; then for arm in $PUBLISHED; do publish "$arm"; done; fi
+if [[ $STAGE == publish ]]; then check_evaluated; for arm in $PUBLISHED; do publish "$arm"; done; fi
