@@ -15,6 +15,12 @@
 #           (class Gaussians on the training slice), deepfool (shared protocol) and binenc_deepfool (the
 #           authors' protocol) on the first DEEPFOOL_SAMPLES test images, convergence_epoch
 #   report  mean +- std over seeds and the per-seed numbers, per variant: $OUT
+#   archive each evaluated seed run's run.json, metrics.jsonl and eval.json into ARCHIVE/VARIANT/seedN (a
+#           folder of the repository: the report can be rerun from it, RUNS=ARCHIVE with the choices below)
+#
+# CHOSEN_LRS ("binenc=3e-3 linpen=1e-3 nopen=1e-3") and GAMMA_RATE (1.084) give the sweep's and the gamma
+# stage's choices instead of reading them from sweep_VARIANT.json and gamma.json (their run folders gone):
+# the seeds stage then trains seed 0 too, into study/VARIANT/seed0.
 #
 #   RUNS=~/neurozoo-runs/binenc-slice DATA=../shared/data bash scripts/zoo/binenc_slice_study.sh [STAGE|all]
 #
@@ -40,6 +46,9 @@ GAMMA_RATES=${GAMMA_RATES:-"budget 1.2 1.084"}  # the authors' 1.3, between budg
 EVAL_LIMIT=${EVAL_LIMIT:-}          # empty: the full test set
 DEEPFOOL_SAMPLES=${DEEPFOOL_SAMPLES:-1000}
 OUT=${OUT:-$RUNS/slice_study.json}
+CHOSEN_LRS=${CHOSEN_LRS:-}
+GAMMA_RATE=${GAMMA_RATE:-}
+ARCHIVE=${ARCHIVE:-}
 STAGE=${1:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
@@ -66,8 +75,17 @@ chosen() {  # chosen FILE PREFIX: the value in the name of the chosen run's fold
   basename "$(dirname "$choice")" | sed "s/^$2//"
 }
 
-gamma_rate() {  # the study's choice, once the gamma stage has run
-  if [ -f "$RUNS/gamma.json" ]; then chosen "$RUNS/gamma.json" rate_; else echo budget; fi
+gamma_rate() {  # the study's choice: given, or once the gamma stage has run
+  if [ -n "$GAMMA_RATE" ]; then echo "$GAMMA_RATE"; elif [ -f "$RUNS/gamma.json" ]; then chosen "$RUNS/gamma.json" rate_; else echo budget; fi
+}
+
+chosen_lr() {  # chosen_lr VARIANT: the sweep's choice, given in CHOSEN_LRS or read from its sweep JSON
+  if [ -n "$CHOSEN_LRS" ]; then
+    local pair
+    for pair in $CHOSEN_LRS; do [ "${pair%%=*}" = "$1" ] && { echo "${pair#*=}"; return; }; done
+    echo "CHOSEN_LRS names no lr for $1 (give VARIANT=LR for each of: $VARIANTS)" >&2; exit 2
+  fi
+  chosen "$RUNS/sweep_$1.json" lr
 }
 
 variant_flags() {  # the recipe options of a variant (BinEnc: with the chosen gamma rate)
@@ -104,10 +122,10 @@ fi
 
 if [[ $STAGE == seeds || $STAGE == all ]]; then
   for variant in $VARIANTS; do
-    lr=$(chosen "$RUNS/sweep_$variant.json" lr)
+    lr=$(chosen_lr "$variant")
     for seed in $SEEDS; do
       run=$RUNS/study/$variant/seed$seed
-      if [ "$seed" = 0 ]; then
+      if [ "$seed" = 0 ] && [ -z "$CHOSEN_LRS" ]; then
         mkdir -p "$(dirname "$run")"
         [ -e "$run" ] || ln -s "$RUNS/sweep/$variant/lr$lr/seed0" "$run"
       else
@@ -137,7 +155,7 @@ if [[ $STAGE == report || $STAGE == all ]]; then
   for variant in $VARIANTS; do
     runs=$(for seed in $SEEDS; do printf '%s,' "$RUNS/study/$variant/seed$seed"; done)
     arms+=(--arm "$variant=${runs%,}")
-    lrs+=("$variant lr $(chosen "$RUNS/sweep_$variant.json" lr)")
+    lrs+=("$variant lr $(chosen_lr "$variant")")
   done
   $PY "$HERE/seed_study.py" aggregate "${arms[@]}" --json "$OUT" --note "issue 24 slice study: ResNet-18 (SiLU) \
 $EPOCHS epochs on the first $LIMIT CIFAR-10 training images ($VAL_FRACTION held out for validation), AdamW \
@@ -145,4 +163,16 @@ $EPOCHS epochs on the first $LIMIT CIFAR-10 training images ($VAL_FRACTION held 
 ($(printf '%s; ' "${lrs[@]}" | sed 's/; $//')); BinEnc d=4, v3 penalty from gamma0=0.01, gamma rate $(gamma_rate) (chosen on \
 the validation split from [$GAMMA_RATES]); evaluated on ${EVAL_LIMIT:-all 10000} test images, DeepFool on \
 the first $DEEPFOOL_SAMPLES; Mahalanobis Gaussians fitted on the first $LIMIT training images"
+fi
+
+if [[ $STAGE == archive ]]; then
+  [ -n "$ARCHIVE" ] || { echo "archive: give ARCHIVE=FOLDER (a folder of the repository)" >&2; exit 2; }
+  for variant in $VARIANTS; do
+    for seed in $SEEDS; do
+      run=$RUNS/study/$variant/seed$seed
+      [ -f "$run/eval.json" ] || continue
+      mkdir -p "$ARCHIVE/$variant/seed$seed"
+      cp "$run/run.json" "$run/metrics.jsonl" "$run/eval.json" "$ARCHIVE/$variant/seed$seed/"
+    done
+  done
 fi
