@@ -16,7 +16,7 @@
 #           authors' protocol) on the first DEEPFOOL_SAMPLES test images, convergence_epoch
 #   report  mean +- std over seeds and the per-seed numbers, per variant: $OUT
 #   archive each evaluated seed run's run.json, metrics.jsonl and eval.json into ARCHIVE/VARIANT/seedN (a
-#           folder of the repository: the report can be rerun from it, RUNS=ARCHIVE with the choices below)
+#           folder of the repository: the report can be rebuilt from it, STUDY=ARCHIVE with the choices below)
 #
 # CHOSEN_LRS ("binenc=3e-3 linpen=1e-3 nopen=1e-3") and GAMMA_RATE (1.084) give the sweep's and the gamma
 # stage's choices instead of reading them from sweep_VARIANT.json and gamma.json (their run folders gone):
@@ -49,6 +49,7 @@ OUT=${OUT:-$RUNS/slice_study.json}
 CHOSEN_LRS=${CHOSEN_LRS:-}
 GAMMA_RATE=${GAMMA_RATE:-}
 ARCHIVE=${ARCHIVE:-}
+STUDY=${STUDY:-$RUNS/study}         # the seed runs, STUDY/VARIANT/seedN (an ARCHIVE folder to rebuild the report)
 STAGE=${1:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
@@ -124,7 +125,7 @@ if [[ $STAGE == seeds || $STAGE == all ]]; then
   for variant in $VARIANTS; do
     lr=$(chosen_lr "$variant")
     for seed in $SEEDS; do
-      run=$RUNS/study/$variant/seed$seed
+      run=$STUDY/$variant/seed$seed
       if [ "$seed" = 0 ] && [ -z "$CHOSEN_LRS" ]; then
         mkdir -p "$(dirname "$run")"
         [ -e "$run" ] || ln -s "$RUNS/sweep/$variant/lr$lr/seed0" "$run"
@@ -139,7 +140,7 @@ fi
 if [[ $STAGE == eval || $STAGE == all ]]; then
   for variant in $VARIANTS; do
     for seed in $SEEDS; do
-      run=$RUNS/study/$variant/seed$seed
+      run=$STUDY/$variant/seed$seed
       [ -f "$run/eval.json" ] || $PY -m neurozoo.cli eval "$run" --dataset cifar10 --data-dir "$DATA" \
         --device "$DEVICE" ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} \
         --metrics top1,binarity,sign_pattern_fraction,mahalanobis_auroc,deepfool,binenc_deepfool,convergence_epoch \
@@ -153,7 +154,7 @@ fi
 if [[ $STAGE == report || $STAGE == all ]]; then
   arms=() lrs=()
   for variant in $VARIANTS; do
-    runs=$(for seed in $SEEDS; do printf '%s,' "$RUNS/study/$variant/seed$seed"; done)
+    runs=$(for seed in $SEEDS; do printf '%s,' "$STUDY/$variant/seed$seed"; done)
     arms+=(--arm "$variant=${runs%,}")
     lrs+=("$variant lr $(chosen_lr "$variant")")
   done
@@ -169,7 +170,7 @@ if [[ $STAGE == archive ]]; then
   [ -n "$ARCHIVE" ] || { echo "archive: give ARCHIVE=FOLDER (a folder of the repository)" >&2; exit 2; }
   for variant in $VARIANTS; do
     for seed in $SEEDS; do
-      run=$RUNS/study/$variant/seed$seed
+      run=$STUDY/$variant/seed$seed
       [ -f "$run/eval.json" ] || continue
       mkdir -p "$ARCHIVE/$variant/seed$seed"
       cp "$run/run.json" "$run/metrics.jsonl" "$run/eval.json" "$ARCHIVE/$variant/seed$seed/"
