@@ -51,8 +51,7 @@ def test_aggregate_gives_mean_std_and_each_seed(study):
 
 
 def test_card_study_derives_compares_per_seed_and_renders(study, tmp_path):
-    out = tmp_path / "card" / "seed_study.json"
-    out.parent.mkdir()
+    out = tmp_path / "card" / "seed_study.json"  # a new checkpoint's folder: card creates it
     seed_study.main(["card", str(study), "--reference", "vgg", "--show", "top1,noise_drop",
                      "--derive", "noise_drop=top1-noise_sigma_0.1", "--describe", "hah=HaH", "--describe", "vgg=VGG",
                      "--about", "three seeds", "--out", str(out)])

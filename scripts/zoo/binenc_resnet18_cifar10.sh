@@ -18,9 +18,11 @@
 #           training images), deepfool (the shared and the authors' protocol, first 1,000 test images)
 #   export  ONNX fp32 and int8 (int8 only if it passes the export's accuracy gate) beside the published
 #           weights, and the int8 graph's top-1 into published/eval_int8.json
+#   publish (not part of all; both arms evaluated first) RUNS/publish/<name> for each arm, the folder that
+#           becomes model_cards/<name>: weights, config, run.json, metrics.jsonl, eval*.json (no ONNX)
 #
 #   SLICE=~/neurozoo-runs/binenc-slice RUNS=~/neurozoo-runs/binenc-full DATA=../shared/data \
-#     bash scripts/zoo/binenc_resnet18_cifar10.sh [train|half|eval|export|all]
+#     bash scripts/zoo/binenc_resnet18_cifar10.sh [train|half|eval|export|all|publish]
 #
 # Resumable: rerun after a stop; finished steps are skipped. Tiny end-to-end check:
 #   EPOCHS=1 LIMIT=512 EVAL_LIMIT=256 DEEPFOOL_SAMPLES=16 HELD_OUT=256 RUNS=/tmp/binenc-full-check bash scripts/zoo/binenc_resnet18_cifar10.sh
@@ -75,6 +77,12 @@ train() {  # train OUT ARGS...: start, or resume an unfinished run, or skip a fi
   train_once "$out" $PY -m neurozoo.cli train "${RECIPE[@]}" "$@"
 }
 
+case $STAGE in
+  train|half|eval|export|all|publish) ;;
+  *) echo "unknown stage $STAGE (expected train, half, eval, export, all or publish)" >&2; exit 2 ;;
+esac
+for arm in $ARMS; do run_of "$arm" > /dev/null; done  # an unknown arm fails before any work
+
 if [[ $STAGE == train || $STAGE == all ]]; then
   for arm in $ARMS; do
     train "$(run_of "$arm")" --set "variant=$arm"
@@ -111,5 +119,20 @@ if [[ $STAGE == export || $STAGE == all ]]; then
       ${HELD_OUT:+--held-out "$HELD_OUT"}
     int8_evaluated "$run" $PY -m neurozoo.cli eval "$run/model.int8.onnx" --dataset cifar10 --data-dir "$DATA" \
       --device cpu ${EVAL_LIMIT:+--limit "$EVAL_LIMIT"} --metrics top1
+  done
+fi
+
+if [[ $STAGE == publish ]]; then
+  for arm in $ARMS; do
+    run=$(run_of "$arm")/published
+    if [ ! "$run/eval_deepfool.json" -nt "$run/model.safetensors" ]; then
+      echo "$run is not evaluated yet: run this script's all stage for $arm first" >&2
+      exit 2
+    fi
+  done
+  for arm in $ARMS; do
+    out=$RUNS/publish/$(basename "$(run_of "$arm")")
+    publish_folder "$(run_of "$arm")/published" "$out"
+    echo "wrote $out"
   done
 fi

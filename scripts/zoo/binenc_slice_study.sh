@@ -17,6 +17,10 @@
 #   report  mean +- std over seeds and the per-seed numbers, per variant: $OUT
 #   archive each evaluated seed run's run.json, metrics.jsonl and eval.json into ARCHIVE/VARIANT/seedN (a
 #           folder of the repository: the report can be rebuilt from it, STUDY=ARCHIVE with the choices below)
+#   card    (not part of all; after report) CARD/seed_study.json, the study as binenc-resnet18-cifar10's card
+#           shows it (CARD: its model_cards folder): every figure per seed and mean +- std, and per figure
+#           the paper claims BinEnc wins (top-1, both DeepFool scores, Mahalanobis AUROC) a verdict over
+#           LinPen and NoPen computed from the paired seeds (scripts/zoo/seed_study.py card)
 #
 # CHOSEN_LRS ("binenc=3e-3 linpen=1e-3 nopen=1e-3") and GAMMA_RATE (1.084) give the sweep's and the gamma
 # stage's choices instead of reading them from sweep_VARIANT.json and gamma.json (their run folders gone):
@@ -49,6 +53,7 @@ OUT=${OUT:-$RUNS/slice_study.json}
 CHOSEN_LRS=${CHOSEN_LRS:-}
 GAMMA_RATE=${GAMMA_RATE:-}
 ARCHIVE=${ARCHIVE:-}
+CARD=${CARD:-}
 STUDY=${STUDY:-$RUNS/study}         # the seed runs, STUDY/VARIANT/seedN (an ARCHIVE folder to rebuild the report)
 STAGE=${1:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -176,4 +181,22 @@ if [[ $STAGE == archive ]]; then
       cp "$run/run.json" "$run/metrics.jsonl" "$run/eval.json" "$ARCHIVE/$variant/seed$seed/"
     done
   done
+fi
+
+if [[ $STAGE == card ]]; then
+  [ -n "$CARD" ] || { echo "card: give CARD=FOLDER (the model card's folder, e.g. model_cards/binenc-resnet18-cifar10)" >&2; exit 2; }
+  [ -f "$OUT" ] || { echo "card: $OUT does not exist yet: run the report stage first" >&2; exit 2; }
+  $PY "$HERE/seed_study.py" card "$OUT" --reference binenc \
+    --show top1,deepfool_lts4_score,deepfool_score,mahalanobis_auroc,binarity,sign_pattern_fraction,final_train_acc,convergence_epoch,final_val_top1 \
+    --claim-higher top1,deepfool_lts4_score,deepfool_score,mahalanobis_auroc \
+    --describe binenc=BinEnc --describe linpen=LinPen --describe nopen=NoPen \
+    --about "BinEnc: ResNet-18 with a d = 4 linear code layer and a growing penalty on it; LinPen: the same code \
+layer, no penalty; NoPen: the plain network, whose code (for binarity, sign patterns, Mahalanobis) is its 512-d \
+pooled features. scripts/zoo/binenc_slice_study.sh (RUNS = its study folder, archived with each run's run.json, \
+metrics.jsonl and eval.json in docs/results/binenc-slice-study; the gamma and lr sweeps' run folders were \
+lost with a machine, their figures are in plugins/binenc/README.md). \
+$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["note"])' "$OUT"). A code is binary when its \
+binarity is at least 4 (plugins/binenc/README.md); convergence_epoch is the first epoch above 99.9 % \
+training accuracy (none: not reached)." \
+    --out "$CARD/seed_study.json"
 fi

@@ -63,3 +63,14 @@ int8_evaluated() {
     "$@" --json "$run/eval_int8.json"
   fi
 }
+
+# publish_folder RUN OUT: OUT (emptied first) gets what a model_cards/NAME folder holds of RUN: its weights,
+# config.json, run.json, metrics.jsonl and every evaluation JSON (eval*.json), with plots/ when there is one;
+# no training state and no ONNX file (kept out of the repository; `neurozoo export NAME` remakes them).
+publish_folder() {
+  local run=$1 out=$2
+  rm -rf "$out"
+  mkdir -p "$out"
+  cp "$run"/{model.safetensors,config.json,run.json,metrics.jsonl} "$run"/eval*.json "$out/"
+  if [ -d "$run/plots" ]; then cp -r "$run/plots" "$out/"; fi
+}

@@ -116,9 +116,7 @@ check_evaluated() {  # every arm trained and evaluated (its last evaluation newe
 
 publish() {  # ARCH: RUNS/publish/kuramoto-ARCH-DATASET, rewritten from the runs
   local run=$RUNS/$1 out=$RUNS/publish/kuramoto-$1-$DATASET other
-  rm -rf "$out"
-  mkdir -p "$out"
-  cp "$run"/{model.safetensors,config.json,run.json,metrics.jsonl} "$run"/eval*.json "$out/"
+  publish_folder "$run" "$out"
   for other in $ALL_ARMS; do
     if [ "$other" = "$1" ] || { [ "$other" = $BASELINE_ARM ] && [ "$1" != $BASELINE_ARM ]; }; then continue; fi
     mkdir -p "$out/arms/$other"

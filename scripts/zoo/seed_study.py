@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         claimed = tuple(name for name in args.claim_higher.split(",") if name)
         result = card_study(json.loads(args.study.read_text()), args.reference, args.show.split(","),
                             descriptions, args.derive, args.about, claimed)
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # a new checkpoint's model_cards folder
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print("\n".join(result["findings"]))
         return
