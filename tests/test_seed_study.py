@@ -150,3 +150,22 @@ def test_hah_readme_table_is_the_seed_study():
     for arm in study["arms"].values():
         cells = " | ".join(f"{arm['mean_std'][n]['mean']:.4f} +- {arm['mean_std'][n]['std']:.4f}" for n in study["shown"])
         assert f"| {cells} |" in readme, f"plugins/hah/README.md lacks the row of {arm['description']}"
+
+
+BINENC_SLICE_STUDY = REPO / "docs/results/binenc-slice-study"
+
+
+def test_binenc_slice_study_is_what_its_archive_gives():
+    """The committed slice_study.json is the aggregate of the archived runs beside it (nothing edited by
+    hand), and the binenc README's result table shows its means and spreads."""
+    study = json.loads((BINENC_SLICE_STUDY / "slice_study.json").read_text())
+    rebuilt = seed_study.aggregate({arm: sorted((BINENC_SLICE_STUDY / arm).glob("seed*")) for arm in study["arms"]})
+    assert {arm: summary["figures"] for arm, summary in rebuilt.items()} == {
+        arm: summary["figures"] for arm, summary in study["arms"].items()}
+    readme = (REPO / "plugins/binenc/README.md").read_text()
+    for arm, summary in study["arms"].items():
+        figures = summary["figures"]
+        cells = " | ".join(f"{figures[name]['mean']:.4f} +- {figures[name]['std']:.4f}"
+                           for name in ("top1", "deepfool_lts4_score", "deepfool_score"))
+        assert f"| {cells} | {figures['mahalanobis_auroc']['mean']:.3f} +- " in readme, \
+            f"plugins/binenc/README.md's slice-study table lacks {arm}'s figures"
