@@ -450,7 +450,27 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, baseli
     if settings:
         lines += ["", "Settings of this model's figures (each metric's options, defaults included):", ""]
         lines += list(settings)
+    readings = _readings(results)
+    if readings:
+        lines += ["", "What these figures say (each metric's reading of this model's figures):", ""] + readings
     return lines + [""]
+
+
+def _readings(results: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per evaluated (data, metric) whose registered metric reads its figures in words
+    (``Metric.reading``), in the table's order."""
+    by_metric: dict[tuple[str, str], dict[str, float | None]] = {}
+    for (dataset, metric, figure), value in figures(results).items():
+        by_metric.setdefault((dataset, metric), {})[figure] = value
+    lines = []
+    for (dataset, metric), values in by_metric.items():
+        try:
+            reading = registry.get_metric(metric).reading
+        except UnknownNameError:
+            continue
+        if reading is not None:
+            lines.append(f"- {metric} ({dataset}): {reading(values)}")
+    return lines
 
 
 def _setting(value: Any) -> str:

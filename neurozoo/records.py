@@ -293,8 +293,13 @@ class Metric:
     # its figures are fractions of the images classified right (clean, corrupted or attacked), so a card
     # judges a difference of two of them against binomial sampling noise
     accuracy: bool = False
+    # what its figures mean in words, for the card: the figures of one evaluation -> one sentence (binenc's
+    # binarity: whether a code is binary by the rule its plugin documents), so that the card says it
+    reading: Callable[[Mapping[str, float | None]], str] | None = None
 
     def validate(self) -> None:
         check_name_part("metric", self.name)
         if not callable(self.compute):
             raise ValueError(f"metric {self.name!r}: compute must be callable")
+        if self.reading is not None and not callable(self.reading):
+            raise ValueError(f"metric {self.name!r}: reading must be callable (figures -> a sentence) or None")

@@ -15,7 +15,8 @@ from neurozoo.checkpoint import load_folder
 from neurozoo.errors import ConfigError
 from neurozoo.training.method import Phase, StepContext
 from neurozoo_plugins.binenc.method import BinEnc
-from neurozoo_plugins.binenc.metrics import mahalanobis_distances, peak_separation, shared_sign_fraction
+from neurozoo_plugins.binenc.metrics import (BINARY_FROM, mahalanobis_distances, peak_separation, read_binarity,
+                                             shared_sign_fraction)
 from neurozoo_plugins.binenc.models import PenultimateNet
 
 
@@ -165,6 +166,16 @@ def test_binarity_separates_bimodal_from_unimodal_codes():
     unimodal = rng.normal(0, 1, 1000)
     assert peak_separation(bimodal) > 15
     assert peak_separation(unimodal) < 3
+
+
+@pytest.mark.parametrize("value, sentence", [
+    (BINARY_FROM, "the code z is binary (4.00 >= 4"),
+    (3.98, "the code z is not binary (3.98 < 4;"),
+    (None, "undefined"),
+])
+def test_the_card_reads_a_binarity_by_the_documented_rule(value, sentence):
+    assert read_binarity({"binarity": value}).startswith(sentence)
+    assert neurozoo.registry.get_metric("binarity").reading is read_binarity
 
 
 def test_mahalanobis_distance_flags_off_cluster_points():

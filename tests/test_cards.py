@@ -515,3 +515,33 @@ def test_a_methods_baseline_network_is_carded_as_its_baseline(tmp_path, shared_d
     text = build_card(folder, **TERMS)
     assert "This checkpoint is the baseline network of the `kuramoto` method, trained with its recipe" in text
     assert "No evaluation of a baseline trained with the same budget was given" not in text
+
+
+def test_a_metric_that_reads_its_figures_says_so_on_the_card(runs, tmp_path):
+    """A metric's ``reading`` turns this model's figures into the card's sentence; metrics without one
+    (top1 here) add none, and the line is absent when no evaluated metric reads."""
+    folder = tmp_path / "run"
+    shutil.copytree(runs[0], folder, ignore=shutil.ignore_patterns("eval*.json"))
+
+    class Plugin:
+        @hookimpl
+        def register_metrics(register):
+            register(neurozoo.Metric("cardtest_spread", lambda ctx: {"spread": 3.5},
+                                     reading=lambda f: "wide" if f["spread"] > 3 else "narrow"))
+
+    plugins.register(Plugin, name="cardtest_reading")
+    try:
+        write_json(neurozoo.evaluate(folder, DATASET, ["top1", "cardtest_spread"]), folder / "eval.json")
+        lines = build_card(folder, **TERMS).splitlines()
+        assert [line for line in lines if line.startswith("- cardtest_spread (")] == [
+            f"- cardtest_spread ({DATASET}/test): wide"]
+        assert not any(line.startswith("- top1 (") for line in lines)
+    finally:
+        plugins.unregister("cardtest_reading")
+    write_json(neurozoo.evaluate(folder, DATASET, ["top1"]), folder / "eval.json")
+    assert "What these figures say" not in build_card(folder, **TERMS)
+
+
+def test_a_reading_must_be_callable():
+    with pytest.raises(ValueError, match="reading must be callable"):
+        neurozoo.Metric("cardtest_bad", lambda ctx: {}, reading="wide").validate()

@@ -28,7 +28,8 @@ def register_methods(register):
 @hookimpl
 def register_metrics(register):
     register(Metric("binarity", metrics.binarity,
-                    "mean over code dimensions of the peak separation of a 2-component GMM"))
+                    "mean over code dimensions of the peak separation of a 2-component GMM",
+                    reading=metrics.read_binarity))
     register(Metric("sign_pattern_fraction", metrics.sign_pattern_fraction,
                     "fraction of samples sharing the most common sign pattern of their predicted class"))
     register(Metric("mahalanobis_auroc", metrics.mahalanobis_auroc,

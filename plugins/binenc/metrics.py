@@ -47,6 +47,23 @@ def binarity(ctx, seed: int = 0) -> dict[str, float]:
     return {"binarity": float(np.mean([peak_separation(codes[:, d], seed) for d in range(codes.shape[1])]))}
 
 
+# Between about 2 and 4 weakly bimodal codes and flat unimodal ones score alike (uniform values: 2.96,
+# two unit Gaussians 4 apart: 3.98; scripts/binarity_calibration.py), so a code is called binary only from 4
+BINARY_FROM = 4.0
+
+
+def read_binarity(figures: dict[str, float | None]) -> str:
+    """The card's sentence on a binarity: whether the code z is binary by the rule above."""
+    value = figures.get("binarity")
+    if value is None:
+        return "undefined, so the code is neither shown binary nor shown not to be"
+    if value >= BINARY_FROM:
+        return f"the code z is binary ({value:.2f} >= {BINARY_FROM:g}: two clusters per dimension, on average at least " \
+               f"{BINARY_FROM:g} of their standard deviations apart)"
+    return f"the code z is not binary ({value:.2f} < {BINARY_FROM:g}; a uniform code scores 2.96, two unit " \
+           f"Gaussians {BINARY_FROM:g} apart 3.98)"
+
+
 def shared_sign_fraction(codes: np.ndarray, groups: np.ndarray) -> float:
     """Fraction of samples whose sign pattern is the most common one of their group."""
     signs = codes > 0
