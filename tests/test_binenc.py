@@ -16,7 +16,7 @@ from neurozoo.errors import ConfigError
 from neurozoo.training.method import Phase, StepContext
 from neurozoo_plugins.binenc.method import BinEnc
 from neurozoo_plugins.binenc.metrics import (BINARY_FROM, mahalanobis_distances, peak_separation, read_binarity,
-                                             shared_sign_fraction)
+                                             read_convergence, shared_sign_fraction)
 from neurozoo_plugins.binenc.models import PenultimateNet
 
 
@@ -176,6 +176,13 @@ def test_binarity_separates_bimodal_from_unimodal_codes():
 def test_the_card_reads_a_binarity_by_the_documented_rule(value, sentence):
     assert read_binarity({"binarity": value}).startswith(sentence)
     assert neurozoo.registry.get_metric("binarity").reading is read_binarity
+
+
+def test_the_card_reads_whether_training_converged():
+    assert read_convergence({"convergence_epoch": None, "final_train_acc": 0.97, "epochs": 20}).startswith(
+        "not converged: no epoch's training accuracy passed the threshold in 20 epochs (the last: 0.9700)")
+    assert read_convergence({"convergence_epoch": 12, "final_train_acc": 0.9995, "epochs": 20}) == \
+        "converged in epoch 12 of 20 (the last epoch's training accuracy 0.9995)"
 
 
 def test_mahalanobis_distance_flags_off_cluster_points():

@@ -40,7 +40,7 @@ def register_metrics(register):
                     "predicted label, unclamped, normalised input space)"))
     register(Metric("convergence_epoch", metrics.convergence_epoch,
                     "first epoch whose training accuracy exceeds the threshold, from the run's metrics.jsonl "
-                    "(--set convergence_epoch.run=RUN)", higher_is_better=False))
+                    "(--set convergence_epoch.run=RUN)", higher_is_better=False, reading=metrics.read_convergence))
 
 
 @hookimpl

@@ -141,3 +141,12 @@ def convergence_epoch(ctx, run: str | None = None, threshold: float | None = Non
         threshold = recipe.get("convergence_threshold", 0.999)
     reached = next((e["epoch"] for e in epochs if e.get("train_acc", 0.0) > threshold), None)
     return {"convergence_epoch": reached, "final_train_acc": epochs[-1]["train_acc"], "epochs": epochs[-1]["epoch"]}
+
+
+def read_convergence(figures: dict[str, float | None]) -> str:
+    """The card's sentence on a convergence epoch: whether training reached the regime the method needs."""
+    reached, final, epochs = (figures.get(key) for key in ("convergence_epoch", "final_train_acc", "epochs"))
+    if reached is None:
+        return (f"not converged: no epoch's training accuracy passed the threshold in {epochs:g} epochs (the last: "
+                f"{final:.4f}), so training stopped short of the regime in which the paper's code collapses")
+    return f"converged in epoch {reached:g} of {epochs:g} (the last epoch's training accuracy {final:.4f})"
