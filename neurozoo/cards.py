@@ -70,7 +70,8 @@ def comparable_engine(engine: dict[str, Any]) -> dict[str, Any]:
 def portable_command(command: str | Sequence[str], model: str | None = None) -> str:
     """A ``neurozoo`` command line without machine paths: dataset folder -> ``DATA``, run folder ->
     ``RUN``, other absolute paths -> their file name, ``--resume`` dropped; the evaluated model
-    (``neurozoo eval MODEL``) -> ``model`` when given."""
+    (``neurozoo eval MODEL``) -> ``model`` when given. A metric option naming the evaluated folder
+    (``--set convergence_epoch.run=/runs/x``, the training log beside the weights) -> ``RUN``."""
     if isinstance(command, str) and not command.startswith("neurozoo "):  # a Python call: its quoted paths
         return re.sub(r"'((?:/|~)[^']*)'", lambda m: repr(Path(m.group(1)).name), command)
     argv = shlex.split(command) if isinstance(command, str) else list(command)
@@ -90,12 +91,22 @@ def portable_command(command: str | Sequence[str], model: str | None = None) -> 
             continue
         if model is not None and i == 2 and argv[1] == "eval":
             out.append(model)
-        elif os.path.isabs(arg) or arg.startswith("~"):
+        elif out and out[-1] == "--set" and "=" in arg:
+            key, _, value = arg.partition("=")
+            if _is_path(value):
+                evaluated = argv[2] if len(argv) > 2 and argv[1] == "eval" else None
+                value = "RUN" if evaluated is not None and Path(value) == Path(evaluated) else Path(value).name
+            out.append(f"{key}={value}")
+        elif _is_path(arg):
             out.append(Path(arg).name)
         else:
             out.append(arg)
         i += 1
     return shlex.join(out)
+
+
+def _is_path(arg: str) -> bool:
+    return os.path.isabs(arg) or arg.startswith("~")
 
 
 def training_command(run: dict[str, Any]) -> str:
@@ -475,7 +486,7 @@ def _readings(results: Sequence[dict[str, Any]]) -> list[str]:
 
 def _setting(value: Any) -> str:
     """An option's value as the card shows it: floats to 6 digits, a machine path by its name (as in commands)."""
-    if isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+    if isinstance(value, str) and _is_path(value):
         value = Path(value).name
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_setting(v) for v in value) + "]"

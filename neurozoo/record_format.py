@@ -28,11 +28,12 @@ def weights_text(record: Checkpoint) -> str:
     return f"{size_text(size)} {short}" if size is not None else ""
 
 
-def figure_text(value: float | None, images: int | None = None) -> str:
-    """A figure as a percentage with one decimal, with the number of test images when not the whole set."""
+def figure_text(value: float | None, images: int | None = None, percent: bool = True) -> str:
+    """A figure as a percentage with one decimal (an accuracy: a fraction of the images), or else (a DeepFool
+    score, an AUROC) with four significant digits, and the number of test images when not the whole set."""
     if value is None:
         return ""
-    return f"{100 * value:.1f} %" + (f" ({images:,} img)" if images else "")
+    return (f"{100 * value:.1f} %" if percent else f"{value:.4g}") + (f" ({images:,} img)" if images else "")
 
 
 def budget_text(recipe: Recipe | None) -> str:

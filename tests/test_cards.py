@@ -159,6 +159,11 @@ def test_printed_commands_carry_no_machine_paths():
     assert portable_command("neurozoo eval /home/u/runs/x --dataset cifar10 --data-dir=../shared/data "
                             "--metrics top1", "nmhebb-resnet18-cifar10") == (
         "neurozoo eval nmhebb-resnet18-cifar10 --dataset cifar10 --data-dir=DATA --metrics top1")
+    assert portable_command("neurozoo eval /home/u/runs/x/published --metrics convergence_epoch --set "
+                            "convergence_epoch.run=/home/u/runs/x/published --set a.b=~/notes.txt --set c=3",
+                            "binenc-resnet18-cifar10") == (
+        "neurozoo eval binenc-resnet18-cifar10 --metrics convergence_epoch --set convergence_epoch.run=RUN "
+        "--set a.b=notes.txt --set c=3")
     call = {"method": "baseline", "data_dir": "/home/u/data", "out": "/tmp/r", "resume": "/tmp/r", "epochs": 1}
     assert training_command({"command": {"argv": ["-c"], "call": call}}) == (
         "neurozoo.train(method='baseline', data_dir='DATA', out='RUN', epochs=1)")

@@ -28,9 +28,19 @@ def test_one_row_per_published_checkpoint_with_its_record_figures():
     for name, row in zip(neurozoo.list_models(), rows):
         record = neurozoo.get_checkpoint(name)
         assert row.startswith(f"| [{name}](model_cards/{name}/README.md) | `{record.method}` |")
-        for figure in (record.metrics.get("top1"), record.metrics.get(record.headline), record.int8_metrics.get("top1")):
+        for figure in (record.metrics.get("top1"), record.int8_metrics.get("top1")):
             if figure is not None:
                 assert figure_text(figure) in row
+        if record.headline:
+            assert f"{record.headline} {figure_text(record.metrics[record.headline], record.metric_images.get(record.headline), zoo_table.is_percentage(record, record.headline))}" in row
+
+
+def test_an_accuracy_reads_as_a_percentage_and_a_score_as_a_number():
+    assert figure_text(0.9112) == "91.1 %"
+    assert figure_text(0.034746, 1000, percent=False) == "0.03475 (1,000 img)"
+    nmhebb = neurozoo.get_checkpoint("nmhebb-resnet18-cifar10")
+    assert zoo_table.is_percentage(nmhebb, "top1") and zoo_table.is_percentage(nmhebb, "noise_sigma_0.1")
+    assert not zoo_table.is_percentage(nmhebb, "nmi")
 
 
 def test_markers_must_be_there():
