@@ -39,7 +39,7 @@ from neurozoo.errors import ConfigError, UnknownNameError
 from neurozoo.evaluation.catalog import METRICS as SHARED_METRICS
 from neurozoo.evaluation.runner import resolved_options
 from neurozoo.hub import MODEL_CARDS_DIR
-from neurozoo.records import Checkpoint, Claim
+from neurozoo.records import Checkpoint, Claim, Metric
 from neurozoo.zoo import resolve
 
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
@@ -77,6 +77,7 @@ def portable_command(command: str | Sequence[str], model: str | None = None) -> 
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     if argv and Path(argv[0]).name == "neurozoo":
         argv[0] = "neurozoo"
+    evaluated = argv[2] if len(argv) > 2 and argv[1] == "eval" else None  # the model folder of `neurozoo eval`
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -94,7 +95,6 @@ def portable_command(command: str | Sequence[str], model: str | None = None) -> 
         elif out and out[-1] == "--set" and "=" in arg:
             key, _, value = arg.partition("=")
             if _is_path(value):
-                evaluated = argv[2] if len(argv) > 2 and argv[1] == "eval" else None
                 value = "RUN" if evaluated is not None and Path(value) == Path(evaluated) else Path(value).name
             out.append(f"{key}={value}")
         elif _is_path(arg):
@@ -285,10 +285,9 @@ def metric_settings(result: dict[str, Any], metric: str) -> dict[str, Any]:
     written before results recorded them, the given options over the metric's current defaults."""
     if metric in result.get("settings", {}):
         return result["settings"][metric]
-    try:
-        return resolved_options(registry.get_metric(metric), result.get("options", {}).get(metric, {}))
-    except UnknownNameError:
-        return result.get("options", {}).get(metric, {})
+    given = result.get("options", {}).get(metric, {})
+    record = _registered_metric(metric)
+    return given if record is None else resolved_options(record, given)
 
 
 def metric_images(result: dict[str, Any], metric: str) -> int:
@@ -475,12 +474,9 @@ def _readings(results: Sequence[dict[str, Any]]) -> list[str]:
         by_metric.setdefault((dataset, metric), {})[figure] = value
     lines = []
     for (dataset, metric), values in by_metric.items():
-        try:
-            reading = registry.get_metric(metric).reading
-        except UnknownNameError:
-            continue
-        if reading is not None:
-            lines.append(f"- {metric} ({dataset}): {reading(values)}")
+        record = _registered_metric(metric)
+        if record is not None and record.reading is not None:
+            lines.append(f"- {metric} ({dataset}): {record.reading(values)}")
     return lines
 
 
@@ -541,18 +537,23 @@ def _test_figure(results: Sequence[dict[str, Any]], figure: str,
     return metric, value, metric_images(result, metric)
 
 
-def _is_accuracy(metric: str) -> bool:
+def _registered_metric(name: str) -> Metric | None:
+    """The registered metric of that name; None for one no loaded plugin registers (a result may name it)."""
     try:
-        return registry.get_metric(metric).accuracy
+        return registry.get_metric(name)
     except UnknownNameError:
-        return False
+        return None
+
+
+def is_accuracy(metric: str) -> bool:
+    """Whether a metric's figures are fractions of the images classified right (``Metric.accuracy``)."""
+    record = _registered_metric(metric)
+    return record is not None and record.accuracy
 
 
 def _higher_is_better(metric: str) -> bool:
-    try:
-        return registry.get_metric(metric).higher_is_better
-    except UnknownNameError:
-        return True
+    record = _registered_metric(metric)
+    return record is None or record.higher_is_better
 
 
 def _claims_section(record: Checkpoint | None, results, baseline, baseline_name: str,
@@ -584,7 +585,7 @@ def _claims_section(record: Checkpoint | None, results, baseline, baseline_name:
             measured = not (ours is None or theirs is None or None in (ours[1], theirs[1]))
             gain = ours[1] - theirs[1] if measured else None
             noise = (sampling_noise(ours[1], ours[2], theirs[1], theirs[2])
-                     if measured and _is_accuracy(ours[0]) else None)
+                     if measured and is_accuracy(ours[0]) else None)
             claimed = comparison is None or comparison.kind.directory != ARMS_DIR or comparison.name in claim.over
             verdict = gain_verdict(claim, gain, higher_is_better, noise) if claimed else "not claimed over this arm"
             row += f" {'not measured' if gain is None else f'{gain:+.4f}'} | {verdict} |"

@@ -14,11 +14,12 @@ record's (``tests/test_checkpoint_records.py`` checks the records against their 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 import neurozoo
-from neurozoo.cards import folder_evaluations, is_baseline_record, record_figures
+from neurozoo.cards import folder_evaluations, is_accuracy, is_baseline_record, record_figures
 from neurozoo.record_format import budget_text, clean_figure, figure_text, params_text, weights_text
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -29,12 +30,19 @@ HEADER = ("checkpoint", "method", "params", "GFLOPs", "clean", "robustness", "sa
           "weights", "int8 ONNX", "budget")
 
 
+@functools.cache
+def _figure_metrics(name: str, dataset: str) -> dict[str, str]:
+    """Figure -> the metric that measured it, from the evaluation JSON beside a record's weights (read once
+    per checkpoint: a row asks for its own figures and its baseline's)."""
+    return {figure: metric for figure, (_, metric, _) in
+            record_figures(folder_evaluations(MODEL_CARDS / name).torch, dataset).items()}
+
+
 def is_percentage(record: neurozoo.Checkpoint, name: str) -> bool:
     """Whether a figure of a record reads as a percentage: its metric is an accuracy (a fraction of the
-    images), which the evaluation JSON beside the record's weights says; binenc's headline, a DeepFool
-    score (mean ||r|| / ||x||), is not."""
-    found = record_figures(folder_evaluations(MODEL_CARDS / record.name).torch, record.dataset).get(name)
-    return found is None or neurozoo.registry.get_metric(found[1]).accuracy
+    images); binenc's headline, a DeepFool score (mean ||r|| / ||x||), is not."""
+    metric = _figure_metrics(record.name, record.dataset).get(name)
+    return metric is None or is_accuracy(metric)
 
 
 def _figure(record: neurozoo.Checkpoint, name: str) -> str:

@@ -32,7 +32,9 @@ def test_one_row_per_published_checkpoint_with_its_record_figures():
             if figure is not None:
                 assert figure_text(figure) in row
         if record.headline:
-            assert f"{record.headline} {figure_text(record.metrics[record.headline], record.metric_images.get(record.headline), zoo_table.is_percentage(record, record.headline))}" in row
+            headline = figure_text(record.metrics[record.headline], record.metric_images.get(record.headline),
+                                   zoo_table.is_percentage(record, record.headline))
+            assert f"{record.headline} {headline}" in row
 
 
 def test_an_accuracy_reads_as_a_percentage_and_a_score_as_a_number():
