@@ -37,9 +37,10 @@ from neurozoo.checkpoint import (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, atomic_wr
                                  sha256_file)
 from neurozoo.errors import ConfigError, UnknownNameError
 from neurozoo.evaluation.catalog import METRICS as SHARED_METRICS
+from neurozoo.evaluation.report import readings
 from neurozoo.evaluation.runner import resolved_options
 from neurozoo.hub import MODEL_CARDS_DIR
-from neurozoo.records import Checkpoint, Claim, Metric
+from neurozoo.records import Checkpoint, Claim
 from neurozoo.zoo import resolve
 
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
@@ -286,7 +287,7 @@ def metric_settings(result: dict[str, Any], metric: str) -> dict[str, Any]:
     if metric in result.get("settings", {}):
         return result["settings"][metric]
     given = result.get("options", {}).get(metric, {})
-    record = _registered_metric(metric)
+    record = registry.find_metric(metric)
     return given if record is None else resolved_options(record, given)
 
 
@@ -468,16 +469,9 @@ def _evaluation_section(name: str, results, baseline, baseline_name: str, baseli
 
 def _readings(results: Sequence[dict[str, Any]]) -> list[str]:
     """One line per evaluated (data, metric) whose registered metric reads its figures in words
-    (``Metric.reading``), in the table's order."""
-    by_metric: dict[tuple[str, str], dict[str, float | None]] = {}
-    for (dataset, metric, figure), value in figures(results).items():
-        by_metric.setdefault((dataset, metric), {})[figure] = value
-    lines = []
-    for (dataset, metric), values in by_metric.items():
-        record = _registered_metric(metric)
-        if record is not None and record.reading is not None:
-            lines.append(f"- {metric} ({dataset}): {record.reading(values)}")
-    return lines
+    (``Metric.reading``)."""
+    return [f"- {metric} ({result['dataset']}/{result['split']}): {sentence}"
+            for result in results for metric, sentence in readings(result)]
 
 
 def _setting(value: Any) -> str:
@@ -537,22 +531,14 @@ def _test_figure(results: Sequence[dict[str, Any]], figure: str,
     return metric, value, metric_images(result, metric)
 
 
-def _registered_metric(name: str) -> Metric | None:
-    """The registered metric of that name; None for one no loaded plugin registers (a result may name it)."""
-    try:
-        return registry.get_metric(name)
-    except UnknownNameError:
-        return None
-
-
 def is_accuracy(metric: str) -> bool:
     """Whether a metric's figures are fractions of the images classified right (``Metric.accuracy``)."""
-    record = _registered_metric(metric)
+    record = registry.find_metric(metric)
     return record is not None and record.accuracy
 
 
 def _higher_is_better(metric: str) -> bool:
-    record = _registered_metric(metric)
+    record = registry.find_metric(metric)
     return record is None or record.higher_is_better
 
 

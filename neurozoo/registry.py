@@ -149,6 +149,15 @@ def get_metric(name: str) -> Metric:
     return _lookup("register_metrics", name)
 
 
+def find_metric(name: str) -> Metric | None:
+    """The registered metric of that name; None for one no loaded plugin registers (an evaluation result
+    read from JSON may name one), where ``get_metric`` raises."""
+    try:
+        return get_metric(name)
+    except UnknownNameError:
+        return None
+
+
 Patterns = str | Sequence[str]
 
 

@@ -174,3 +174,21 @@ def test_a_plugin_metric_uses_the_context_and_shares_the_pass(model, onnx_files)
             evaluate(model, "evaltest", ["evaltest_bad"])
     finally:
         neurozoo.plugins.unregister("evaltest_metrics")
+
+
+def test_cli_prints_what_a_reading_metric_says_of_its_figures(checkpoint, capsys):
+    """A metric registered with ``reading`` has its sentence printed under the results table (as on cards)."""
+    class Plugin:
+        @neurozoo.hookimpl
+        def register_metrics(register):
+            register(neurozoo.Metric("evaltest_spread", lambda ctx: {"spread": 3.5},
+                                     reading=lambda figures: f"wide ({figures['spread']} > 3)"))
+
+    neurozoo.plugins.register(Plugin, name="evaltest_reading")
+    try:
+        assert main(["eval", str(checkpoint), "--dataset", "evaltest", "--metrics", "top1,evaltest_spread"]) == 0
+    finally:
+        neurozoo.plugins.unregister("evaltest_reading")
+    lines = capsys.readouterr().out.splitlines()
+    assert "evaltest_spread: wide (3.5 > 3)" in lines
+    assert not any(line.startswith("top1:") for line in lines)  # top1 reads nothing

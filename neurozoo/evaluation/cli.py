@@ -73,7 +73,7 @@ def command_line(args) -> str:
 def run(args) -> int:
     from rich.console import Console
 
-    from neurozoo.evaluation.report import results_table, write_json, write_plots
+    from neurozoo.evaluation.report import readings, results_table, write_json, write_plots
     from neurozoo.evaluation.runner import evaluate
     from neurozoo.outputs import writable_file, writable_folder
 
@@ -90,6 +90,8 @@ def run(args) -> int:
         options=options, progress=True, command=command_line(args),
     )
     console.print(results_table(result))
+    for metric, sentence in readings(result):
+        console.print(f"{metric}: {sentence}", highlight=False)
     if args.json_path:
         console.print(f"results: {write_json(result, args.json_path)}")
     if args.plots_dir:

@@ -25,6 +25,20 @@ def results_table(result: dict[str, Any]):
     return table
 
 
+def readings(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric, sentence) for each metric of the result whose registered ``Metric`` reads its figures in words
+    (``Metric.reading``, e.g. whether binenc's code is binary), in the result's order; a metric that no
+    loaded plugin registers (a result read from JSON may name one) has none."""
+    from neurozoo import registry
+
+    found = []
+    for metric, values in result["metrics"].items():
+        record = registry.find_metric(metric)
+        if record is not None and record.reading is not None:
+            found.append((metric, record.reading(values)))
+    return found
+
+
 def write_json(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``result`` as strict JSON (no NaN) atomically; ``json.load`` gives the same dict back."""
     path = Path(path)
