@@ -688,7 +688,12 @@ def build_card(
     paper = (record.paper if record is not None else "") or method.paper
 
     body = [f"# {name}", ""]
-    body += [f"Trained with the `{method.name}` method: {method.description or 'no description'}.", ""]
+    what = method.description or "no description"
+    kind = _baseline_kind(config)
+    if kind and method.name != "baseline":  # a method's own baseline lacks the mechanism the description names
+        body += [f"This checkpoint is {kind}; the method itself: {what}.", ""]
+    else:
+        body += [f"Trained with the `{method.name}` method: {what}.", ""]
     if record is not None and record.description:
         body += [f"{record.description}.", ""]
     if paper:
@@ -718,7 +723,7 @@ def build_card(
     body += _training_section(run, record)
     comparisons = folder_comparisons(folder, run)
     body += ["## Evaluation", ""]
-    body += _evaluation_section(name, results, baseline, baseline_name, _baseline_kind(config), comparisons)
+    body += _evaluation_section(name, results, baseline, baseline_name, kind, comparisons)
     body += _claims_section(record, results, baseline, baseline_name, comparisons)
     body += _int8_section(name, results, int8)
     body += _seed_study_section(folder)

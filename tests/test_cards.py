@@ -500,6 +500,10 @@ def test_a_methods_own_baseline_variant_is_carded_as_a_baseline(runs, tmp_path, 
                       **TERMS)
     assert ("This checkpoint is the baseline of the `binenc` method: its recipe with `variant=nopen`" in text) is baseline
     assert ("No evaluation of a baseline trained with the same budget was given" in text) is not baseline
+    # NoPen has no code layer and no penalty: its card does not open by calling it trained with them
+    lines = text.splitlines()
+    opening = lines[next(i for i, line in enumerate(lines) if line.startswith("# ")) + 2]
+    assert opening.startswith("This checkpoint is the baseline of" if baseline else "Trained with the `binenc` method")
     assert neurozoo.registry.is_baseline("baseline") and not neurozoo.registry.is_baseline("binenc")
 
 
