@@ -24,6 +24,27 @@ CLAIMS = tuple(
     )
 )
 
+
+def pair_recipe(variant: str) -> Recipe:
+    """The full-data pair's recipe (scripts/zoo/binenc_resnet18_cifar10.sh): one command, budget and host for
+    both arms, which differ in ``variant`` only."""
+    return Recipe(
+        command=(
+            "neurozoo train binenc --arch resnet18 --dataset cifar10 --data-dir DATA --epochs 20 --lr 3e-3 "
+            f"--seed 0 --val-fraction 0.1 --select last --eval-limit 0 --device cpu --set variant={variant} --out RUN"
+        ),
+        epochs=20,
+        images_seen=900000,
+        batch_size=128,
+        precision="bf16 autocast of the forward pass, fp32 weights, gradients and optimiser state, channels_last",
+        hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
+    )
+
+
+# DeepFool (both protocols) runs on the first 1,000 test images; every other figure on all 10,000
+DEEPFOOL_IMAGES = {figure: 1000 for figure in ("deepfool_score", "deepfool_fooled", "deepfool_lts4_score",
+                                               "deepfool_lts4_fooled")}
+
 CHECKPOINTS = (
     Checkpoint(
         method="binenc",
@@ -38,20 +59,8 @@ CHECKPOINTS = (
         dtype="float16",
         params=11170934,
         gflops=1.111,
-        recipe=Recipe(
-            command=(
-                "neurozoo train binenc --arch resnet18 --dataset cifar10 --data-dir DATA --epochs 20 --lr 3e-3 "
-                "--seed 0 --val-fraction 0.1 --select last --eval-limit 0 --device cpu --set variant=binenc --out RUN"
-            ),
-            epochs=20,
-            images_seen=900000,
-            batch_size=128,
-            precision="bf16 autocast of the forward pass, fp32 weights, gradients and optimiser state, channels_last",
-            hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
-        ),
-        license=License(
-            weights="mit",
-        ),
+        recipe=pair_recipe("binenc"),
+        license=License(weights="mit"),
         paper=PAPER,
         metrics={
             "top1": 0.8819,
@@ -65,12 +74,7 @@ CHECKPOINTS = (
             "deepfool_lts4_fooled": 1.0,
             "mahalanobis_auroc": 0.8575344262383225,
         },
-        metric_images={
-            "deepfool_score": 1000,
-            "deepfool_fooled": 1000,
-            "deepfool_lts4_score": 1000,
-            "deepfool_lts4_fooled": 1000,
-        },
+        metric_images=DEEPFOOL_IMAGES,
         headline="deepfool_lts4_score",
         baseline="binenc-resnet18-cifar10.nopen",
         int8_metrics={"top1": 0.8825},
@@ -92,20 +96,8 @@ CHECKPOINTS = (
         dtype="float16",
         params=11173962,
         gflops=1.111,
-        recipe=Recipe(
-            command=(
-                "neurozoo train binenc --arch resnet18 --dataset cifar10 --data-dir DATA --epochs 20 --lr 3e-3 "
-                "--seed 0 --val-fraction 0.1 --select last --eval-limit 0 --device cpu --set variant=nopen --out RUN"
-            ),
-            epochs=20,
-            images_seen=900000,
-            batch_size=128,
-            precision="bf16 autocast of the forward pass, fp32 weights, gradients and optimiser state, channels_last",
-            hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
-        ),
-        license=License(
-            weights="mit",
-        ),
+        recipe=pair_recipe("nopen"),
+        license=License(weights="mit"),
         paper=PAPER,
         metrics={
             "top1": 0.8929,
@@ -119,12 +111,7 @@ CHECKPOINTS = (
             "deepfool_lts4_fooled": 1.0,
             "mahalanobis_auroc": 0.6853260585975534,
         },
-        metric_images={
-            "deepfool_score": 1000,
-            "deepfool_fooled": 1000,
-            "deepfool_lts4_score": 1000,
-            "deepfool_lts4_fooled": 1000,
-        },
+        metric_images=DEEPFOOL_IMAGES,
         headline="deepfool_lts4_score",
         int8_metrics={"top1": 0.8925},
         description="NoPen twin of binenc-resnet18-cifar10: the same SiLU ResNet-18, recipe (AdamW lr 3e-3) "
