@@ -172,3 +172,17 @@ def test_binenc_slice_study_is_what_its_archive_gives():
                            for name in ("top1", "deepfool_lts4_score", "deepfool_score"))
         assert f"| {cells} | {figures['mahalanobis_auroc']['mean']:.3f} +- " in readme, \
             f"plugins/binenc/README.md's slice-study table lacks {arm}'s figures"
+
+
+@pytest.mark.parametrize("min_gain, chosen", [(0.0, "b"), (0.004, "a"), (0.002, "b")])
+def test_pick_keeps_the_first_run_unless_another_beats_it_by_the_margin(tmp_path, capsys, min_gain, chosen):
+    """pick chooses the highest last-epoch validation score; with --min-gain the first run (the incumbent)
+    stays unless another beats it by more than the margin (here b is 0.003 above a, c below both)."""
+    runs = {name: fake_run(tmp_path / name, 0, 0.9, 0.5, [0.5, val])
+            for name, val in (("a", 0.917), ("b", 0.920), ("c", 0.910))}
+    out = tmp_path / "choice.json"
+    seed_study.main(["pick", *map(str, runs.values()), "--min-gain", str(min_gain), "--json", str(out)])
+    assert capsys.readouterr().out.strip() == str(runs[chosen])
+    saved = json.loads(out.read_text())
+    assert saved["choice"] == str(runs[chosen]) and saved["min_gain"] == min_gain
+    assert saved["scores"][str(runs["b"])] == 0.920

@@ -1,13 +1,15 @@
 """Seed studies of the zoo scripts: pick a run by its validation score, aggregate runs into mean +- std.
 
-    python scripts/zoo/seed_study.py pick RUN... [--key val_top1] [--json sweep.json]
+    python scripts/zoo/seed_study.py pick RUN... [--key val_top1] [--min-gain 0.004] [--json sweep.json]
     python scripts/zoo/seed_study.py aggregate --arm NAME=RUN[,RUN...] ... --json study.json
     python scripts/zoo/seed_study.py card study.json --reference ARM --show FIG,... --describe ARM=TEXT ...
         [--derive NAME=FIG-FIG] [--claim-higher FIG,...] --about TEXT --out model_cards/NAME/seed_study.json
 
 ``pick`` prints the run folder whose last epoch (metrics.jsonl) has the highest ``--key`` (a
 validation figure: choices are never made on the test set; on a tie the first run given) and can
-record every candidate's score.
+record every candidate's score. With ``--min-gain G`` the first run given is the incumbent: another
+replaces it only when its score is more than G above the incumbent's (say one standard error of the
+validation figure, where a change inside the noise is not worth retraining for).
 
 ``aggregate`` reads, for every run of every arm, the evaluation JSON beside it (``RUN/eval.json``,
 ``neurozoo eval --json``) and its training log, and writes per figure the mean, the sample standard
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     pick = commands.add_parser("pick", help="print the run with the best last-epoch validation score")
     pick.add_argument("runs", nargs="+", type=Path)
     pick.add_argument("--key", default="val_top1")
+    pick.add_argument("--min-gain", type=float, default=0.0,
+                      help="keep the first run unless another scores more than this above it")
     pick.add_argument("--json", type=Path, help="also write every candidate's score and the choice")
     agg = commands.add_parser("aggregate", help="mean +- std over seeds, per arm and figure")
     agg.add_argument("--arm", action="append", required=True, metavar="NAME=RUN[,RUN...]")
@@ -236,9 +240,12 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "pick":
         scores = {str(run): last_score(run, args.key) for run in args.runs}
-        choice = max(scores, key=scores.get)
+        incumbent = str(args.runs[0])
+        best = max(scores, key=scores.get)
+        choice = best if scores[best] > scores[incumbent] + args.min_gain else incumbent
         if args.json:
-            args.json.write_text(json.dumps({"key": args.key, "scores": scores, "choice": choice}, indent=2) + "\n")
+            args.json.write_text(json.dumps({"key": args.key, "min_gain": args.min_gain, "scores": scores,
+                                             "choice": choice}, indent=2) + "\n")
         print(choice)
         return
     arms = {}
