@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from neurozoo import registry
 from neurozoo.checkpoint import atomic_write_bytes
 
 
@@ -29,8 +30,6 @@ def readings(result: dict[str, Any]) -> list[tuple[str, str]]:
     """(metric, sentence) for each metric of the result whose registered ``Metric`` reads its figures in words
     (``Metric.reading``, e.g. whether binenc's code is binary), in the result's order; a metric that no
     loaded plugin registers (a result read from JSON may name one) has none."""
-    from neurozoo import registry
-
     found = []
     for metric, values in result["metrics"].items():
         record = registry.find_metric(metric)
