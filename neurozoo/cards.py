@@ -111,15 +111,35 @@ def _is_path(arg: str) -> bool:
 
 
 def training_command(run: dict[str, Any]) -> str:
-    """The `neurozoo train` command line of a run (``portable_command``), or the `neurozoo.train(...)` call."""
+    """The `neurozoo train` command line of a run (``portable_command``), or the `neurozoo.train(...)` call.
+    A run extended to more epochs (``extensions`` in run.json) trained what its command with the final
+    epochs trains (neurozoo.training.run), so that is the command given."""
     command = run.get("command", {})
     argv = command.get("argv") or []
+    epochs = run["recipe"]["epochs"] if run.get("extensions") else None
     # the console script, or `python -m neurozoo.cli` (argv[0] is then the module's file)
     if argv and (Path(argv[0]).name == "neurozoo" or Path(argv[0]).parts[-2:] == ("neurozoo", "cli.py")):
-        return portable_command(["neurozoo", *argv[1:]])
+        return portable_command(["neurozoo", *_with_epochs(argv[1:], epochs)])
     call = {key: CALL_PLACEHOLDERS.get(key, value) for key, value in command.get("call", {}).items()
             if key not in DROPPED}
+    if epochs is not None:
+        call["epochs"] = epochs
     return "neurozoo.train(" + ", ".join(f"{key}={value!r}" for key, value in call.items()) + ")"
+
+
+def _with_epochs(args: list[str], epochs: int | None) -> list[str]:
+    """``args`` with ``--epochs`` set to ``epochs`` (added when absent); unchanged for None."""
+    if epochs is None:
+        return args
+    out, i = [], 0
+    while i < len(args):
+        flag, eq, _ = args[i].partition("=")
+        if flag == "--epochs":
+            i += 1 if eq else 2
+            continue
+        out.append(args[i])
+        i += 1
+    return [*out, "--epochs", str(epochs)]
 
 
 # ---------------------------------------------------------------- evaluation files
@@ -371,6 +391,10 @@ def _training_section(run: dict[str, Any] | None, record: Checkpoint | None) -> 
         lines += [f"Published weights: those of epoch {selection['epoch']} of {epochs}, the best on the validation "
                   f"split ({engine.get('val_fraction')} of the training images held out; {selection['criterion']} "
                   f"{selection['score']:.4f}).", ""]
+    for extension in run.get("extensions", []):
+        lines += [f"The run was trained for {extension['epochs_before']} epoch(s), then extended to "
+                  f"{extension['epochs']} by resuming it with more epochs at its constant learning rate: the same "
+                  "steps as the command above.", ""]
     if run.get("resumes") and engine.get("device") != "cpu":
         # resuming is bitwise exact on CPU (tested); elsewhere it is worth knowing
         lines += [f"The run was stopped and resumed {len(run['resumes'])} time(s) on {engine.get('device')}.", ""]

@@ -169,6 +169,23 @@ def test_printed_commands_carry_no_machine_paths():
         "neurozoo.train(method='baseline', data_dir='DATA', out='RUN', epochs=1)")
 
 
+def test_an_extended_run_is_given_by_its_final_epochs(runs, tmp_path):
+    argv = ["/v/bin/neurozoo", "train", "kuramoto", "--arch", "komplexnet", "--epochs", "10", "--batch-size", "256"]
+    extended = {"recipe": {"epochs": 30}, "extensions": [{"epochs_before": 10, "epochs": 30}]}
+    assert training_command({"command": {"argv": argv}, **extended}) == (
+        "neurozoo train kuramoto --arch komplexnet --batch-size 256 --epochs 30")
+    assert training_command({"command": {"argv": argv[:5]}, **extended}) == (
+        "neurozoo train kuramoto --arch komplexnet --epochs 30")  # it ran with the method's default epochs
+    assert training_command({"command": {"argv": ["-c"], "call": {"method": "kuramoto", "epochs": 10}}, **extended}) == (
+        "neurozoo.train(method='kuramoto', epochs=30)")
+    method_run, _, _ = runs
+    folder = shutil.copytree(method_run, tmp_path / "copy")
+    run = json.loads((folder / "run.json").read_text())
+    run["extensions"] = [{"epochs_before": 1, "epochs": 2}]
+    (folder / "run.json").write_text(json.dumps(run))
+    assert "trained for 1 epoch(s), then extended to 2" in build_card(folder, evaluations=[], **TERMS)
+
+
 def test_a_best_epoch_selection_is_stated(runs, tmp_path):
     method_run, _, _ = runs
     folder = shutil.copytree(method_run, tmp_path / "copy")

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 import neurozoo
-from neurozoo import cli, plugins
+from neurozoo import cli, plugins, registry
 from neurozoo.training.cli import parse_assignment
 from neurozoo.training.runfolder import RunFolder
 
@@ -167,7 +167,8 @@ def test_bad_arguments_fail_before_training(tmp_path, capsys, args, message):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--epochs", "5"], "epochs: run 3, now 5"),
+        (["--epochs", "5"], "with epochs 5 (it was started with 3): its onecycle learning-rate schedule spans"),
+        (["--epochs", "2"], "a run can be extended, not shortened"),
         (["--batch-size", "64"], "batch_size: run 32, now 64"),
         (["--set", "label_smoothing=0.2"], "label_smoothing: run 0.1, now 0.2"),
         (["--arch-set", "width=4"], "arch_kwargs: run {}, now {'width': 4}"),
@@ -180,6 +181,37 @@ def test_resuming_with_another_config_is_an_error(reference_run, capsys, args, m
     err = capsys.readouterr().err
     assert f"cannot resume {reference_run}" in err and message in err
     assert (reference_run / "state" / "training.pt").read_bytes() == before
+
+
+def test_a_finished_constant_rate_run_extended_ends_as_a_longer_run(tmp_path):
+    constant = {"schedule": "constant"}
+    longer = neurozoo.train("baseline", ARCH, DATASET, epochs=EPOCHS, batch_size=32, options=constant,
+                            val_fraction=0.25, select="best", out=tmp_path / "longer")
+    extended = neurozoo.train("baseline", ARCH, DATASET, epochs=EPOCHS - 1, batch_size=32, options=constant,
+                              val_fraction=0.25, select="best", out=tmp_path / "extended")
+    neurozoo.train("baseline", ARCH, DATASET, epochs=EPOCHS, resume=extended)
+
+    expected, got = weights(longer), weights(extended)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    folder, reference = RunFolder(extended), RunFolder(longer)
+    assert without_timing(folder.read_metrics()) == without_timing(reference.read_metrics())
+    run, reference_run = folder.read_config(), reference.read_config()
+    assert run["recipe"] == reference_run["recipe"] and run["phases"] == reference_run["phases"]
+    assert run["selection"] == reference_run["selection"]
+    assert run["extensions"] == [{"epochs_before": EPOCHS - 1, "epochs": EPOCHS}]
+
+
+def test_a_method_that_derives_its_schedule_from_the_epochs_is_not_extended(tmp_path, monkeypatch, capsys):
+    out = neurozoo.train("baseline", ARCH, DATASET, epochs=1, batch_size=32, options={"schedule": "constant"},
+                         out=tmp_path / "run")
+    before = (out / "run.json").read_bytes(), (out / "state" / "training.pt").read_bytes()
+    monkeypatch.setattr(registry.get_method("baseline").trainer, "extendable", False)
+    assert cli.main(["train", "baseline", "--arch", ARCH, "--dataset", DATASET, "--resume", str(out),
+                     "--epochs", "2"]) == 2
+    assert "method 'baseline' derives more than the length of its last phase" in capsys.readouterr().err
+    assert ((out / "run.json").read_bytes(), (out / "state" / "training.pt").read_bytes()) == before
 
 
 def test_resuming_as_another_arch_or_into_a_used_folder_is_an_error(reference_run, capsys):

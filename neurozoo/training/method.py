@@ -139,6 +139,12 @@ class TrainingMethod:
     # run without autocast, in training and evaluation, whatever precision is asked for
     # (neurozoo.training.precision; architectures and modules declare their own).
     precision: ClassVar[str | None] = None
+    # True when the recipe's epochs only set how long the last phase runs, nothing else (no milestone,
+    # phase split or penalty growth is derived from them): a finished or stopped run at a constant
+    # learning rate may then be resumed with more epochs and ends as a run started with them would
+    # (neurozoo.training.run). False by default: a subclass that derives anything from the budget
+    # would otherwise be extended silently into another recipe.
+    extendable: ClassVar[bool] = False
     # Under DDP: set True when some model parameters get no gradient in a step (the engine then
     # wraps the model with ``find_unused_parameters=True``, which costs a graph walk per step).
     find_unused_parameters: ClassVar[bool] = False

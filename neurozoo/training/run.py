@@ -16,7 +16,7 @@ import platform
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from neurozoo.training.distributed import (
 )
 from neurozoo.training.engine import Engine, build_engine
 from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
+from neurozoo.training.optim import schedule_span
 from neurozoo.training.precision import check_precision
 from neurozoo.training.progress import EpochProgress, print_start
 from neurozoo.training.runfolder import RunFolder
@@ -129,9 +130,12 @@ def train(
         raise ConfigError(f"method {method!r} with this recipe trains for 0 epochs and would publish untrained "
                           "weights; set --epochs 1 or more")
     recipe = _jsonable(trainer.recipe)
+    extension = None
     if stored and recipe != stored["recipe"]:
         changed = sorted(k for k in set(recipe) | set(stored["recipe"]) if recipe.get(k) != stored["recipe"].get(k))
-        raise ConfigError(_mismatch_message(folder, [(k, stored["recipe"].get(k), recipe.get(k)) for k in changed]))
+        if changed != ["epochs"]:
+            raise ConfigError(_mismatch_message(folder, [(k, stored["recipe"].get(k), recipe.get(k)) for k in changed]))
+        extension = _checked_extension(folder, stored, trainer)
 
     device = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
     info = init_distributed(device.type)
@@ -185,6 +189,10 @@ def train(
                     "command": command,
                     "resumes": [],
                 })
+            elif extension is not None:
+                folder.write_config({**stored, "recipe": recipe, "phases": [asdict(p) for p in trainer.phases()],
+                                     "resumes": [*stored["resumes"], command],
+                                     "extensions": [*stored.get("extensions", []), extension]})
             else:
                 folder.write_config({**stored, "resumes": [*stored["resumes"], command]})
         _fit(engine, batches, tests, validation, settings["select"], dataset_record.task, folder, info)
@@ -376,6 +384,31 @@ def _resumed_settings(stored, folder, method, arch, dataset, requested, world_si
         raise ConfigError(_mismatch_message(folder, differences))
     eval_limit = requested["eval_limit"] if requested["eval_limit"] is not None else engine["eval_limit"]
     return {**{k: engine.get(k, DEFAULTS.get(k)) for k in IDENTITY}, "eval_limit": eval_limit}
+
+
+def _checked_extension(folder: RunFolder, stored: dict[str, Any], trainer) -> dict[str, int]:
+    """A resume with more epochs than the run was started with: allowed when the longer run is the same
+    run continued, i.e. a run started with the new epochs would have trained the same steps so far.
+    That holds when the method's epochs only set how long its last phase runs (``TrainingMethod.extendable``)
+    and that phase's learning rate does not depend on its length (a constant schedule)."""
+    before, after = stored["recipe"]["epochs"], trainer.recipe["epochs"]
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(f"cannot resume {folder.path} with epochs {after} (it was started with {before}): {why}; "
+                           f"resume it with --epochs {before}, or start a new run in another --out folder")
+
+    if after < before:
+        raise refuse("a run can be extended, not shortened")
+    if not type(trainer).extendable:
+        raise refuse(f"method {trainer.name!r} derives more than the length of its last phase from its epochs")
+    phases, stored_phases = trainer.phases(), stored["phases"]
+    as_stored = _jsonable([asdict(p) for p in [*phases[:-1], replace(phases[-1], epochs=stored_phases[-1]["epochs"])]])
+    if as_stored != stored_phases:
+        raise refuse("its phases would change otherwise than the last one's length")
+    head = phases[schedule_span(phases, len(phases) - 1)[0]]
+    if head.schedule != "constant":
+        raise refuse(f"its {head.schedule} learning-rate schedule spans the epochs, so every step's rate would change")
+    return {"epochs_before": before, "epochs": after}
 
 
 def _mismatch_message(folder: RunFolder, differences) -> str:

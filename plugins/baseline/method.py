@@ -25,6 +25,7 @@ class Baseline(TrainingMethod):
         "label_smoothing": 0.1,
         "milestones": (),
     }
+    extendable: ClassVar[bool] = True  # its milestones are epochs, not fractions of the budget
     option_docs: ClassVar[dict[str, str]] = {
         **TrainingMethod.option_docs,
         "milestones": 'with schedule "step": epochs where lr is multiplied by 0.1 (e.g. HaH\'s recipe)',

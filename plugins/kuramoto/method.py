@@ -53,6 +53,7 @@ class KuramotoMethod(TrainingMethod):
         "feedback_eta": 0.006,  # step size of each top-down term (komplexnet_fb)
     }
     model_options: ClassVar[tuple[str, ...]] = ("timesteps", "epsilon", "eta", "feedback_eta")
+    extendable: ClassVar[bool] = True  # nothing but the run's length comes from its epochs
     baseline_archs: ClassVar[tuple[str, ...]] = ("realnet",)  # the paper's parameter-matched real-valued net
     option_docs: ClassVar[dict[str, str]] = {
         **TrainingMethod.option_docs,
