@@ -67,7 +67,8 @@ def add_parser(subparsers) -> None:
                    help="published weights: the last epoch's (default) or the best validation epoch's")
     p.add_argument("--num-workers", type=int, default=0, help="data loader workers per process (default 0)")
     p.add_argument("--out", help="run folder (default runs/METHOD-ARCH-DATASET-TIME)")
-    p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN (with more --epochs: extend "
+                   "it, where its method and constant learning rate allow)")
     p.set_defaults(func=run)
 
 
