@@ -174,6 +174,7 @@ def train(
                                 num_workers=num_workers, pin_memory=pin)
         if info.is_main:  # only now, when every argument has proved usable
             command = {"argv": sys.argv, "call": call}
+            phases = [asdict(p) for p in trainer.phases()]
             if stored is None:
                 folder.write_config({
                     "method": method,
@@ -181,7 +182,7 @@ def train(
                     "arch_kwargs": _jsonable(arch_kwargs or {}),
                     "dataset": dataset,
                     "recipe": recipe,
-                    "phases": [asdict(p) for p in trainer.phases()],
+                    "phases": phases,
                     "engine": {**settings, "device": str(device), "num_workers": num_workers,
                                "data_dir": str(data_dir) if data_dir is not None else None,
                                "precision_policy": engine.policy.record()},
@@ -190,7 +191,7 @@ def train(
                     "resumes": [],
                 })
             elif extension is not None:
-                folder.write_config({**stored, "recipe": recipe, "phases": [asdict(p) for p in trainer.phases()],
+                folder.write_config({**stored, "recipe": recipe, "phases": phases,
                                      "resumes": [*stored["resumes"], command],
                                      "extensions": [*stored.get("extensions", []), extension]})
             else:

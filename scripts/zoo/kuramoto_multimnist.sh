@@ -30,7 +30,8 @@
 # Environment: RUNS (default ~/neurozoo-runs/kuramoto-zoo), DATA (default ../shared/data), ARMS (default
 # all five, one after another; never run one arm in two processes), EPOCHS (default 10; the authors
 # train 30; a finished run of fewer epochs is resumed with EPOCHS and goes on: at the recipe's constant
-# learning rate that ends exactly as a run started with EPOCHS, so 10 epochs can become 30 later), DEVICE (cpu or cuda, default cpu), LIMIT (first N training images), EVAL_LIMIT (first N test
+# learning rate that ends exactly as a run started with EPOCHS, so 10 epochs can become 30 later),
+# DEVICE (cpu or cuda, default cpu), LIMIT (first N training images), EVAL_LIMIT (first N test
 # images of every evaluation), HELD_OUT (test images of the int8 gate), NZ (default .venv/bin/neurozoo),
 # PY (default .venv/bin/python), OMP_NUM_THREADS (default 1). Run from the repository root.
 # Cost, one thread, CPU seconds per step of 256: komplexnet 11.3 on a 2-core Zen 3 host (~41 minutes per
