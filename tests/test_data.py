@@ -14,7 +14,7 @@ from torchvision.transforms.v2 import functional as TF
 import neurozoo
 from neurozoo.data import real
 from neurozoo.data.files import DataIntegrityError, DataNotFoundError
-from neurozoo.data.tensors import ImageTensorDataset, RandomCropFlip
+from neurozoo.data.tensors import Cutout, ImageTensorDataset, RandomCropFlip, with_cutout
 
 REAL = ["mnist", "fashion_mnist", "cifar10", "cifar100", "svhn", "tinyimagenet"]
 
@@ -223,6 +223,37 @@ def test_augment_flag_applies_the_training_augmentation_only_when_asked(write_da
     batch = torch.stack([item[0] for item in augmented.__getitems__(list(range(32)))])
     assert batch.shape == (32, 3, 32, 32) and 0 <= batch.min() and batch.max() <= 1
     assert not torch.equal(batch, plain.images.float() / 255)
+
+
+def test_cutout_blanks_one_mean_filled_square_per_image_clipped_at_the_border():
+    torch.manual_seed(0)
+    images = torch.full((64, 3, 16, 16), 250, dtype=torch.uint8)
+    out = Cutout(6, fill=(10, 20, 30))(images)
+    blanked = out[:, 0] == 10
+    assert torch.equal(blanked, out[:, 1] == 20) and torch.equal(blanked, out[:, 2] == 30)  # every channel alike
+    assert torch.equal(out[~blanked.unsqueeze(1).expand_as(out)], images[~blanked.unsqueeze(1).expand_as(out)])
+    boxes = set()
+    for mask in blanked:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        assert mask.sum() == len(rows) * len(cols), "the blanked pixels form one rectangle"
+        assert 1 <= len(rows) <= 6 and 1 <= len(cols) <= 6
+        boxes.add((rows[0].item(), cols[0].item(), len(rows), len(cols)))
+    sizes = [h * w for _, _, h, w in boxes]
+    assert 36 in sizes and min(sizes) < 36  # whole squares inside, partial ones at the border
+    assert len(boxes) > 20  # drawn per image, not per batch
+
+
+def test_with_cutout_follows_the_dataset_augmentation_and_refuses_what_it_cannot_blank(write_data_folder):
+    record = neurozoo.get_dataset("cifar10")
+    root = write_data_folder({"cifar10": {"train": fake_split(record, 32)}})
+    data = with_cutout(record.load("train", root=root, augment=True), 8, record.mean)
+    crop, cutout = data.augment.transforms
+    assert isinstance(crop, RandomCropFlip) and cutout.size == 8
+    assert cutout.fill == tuple(round(m * 255) for m in record.mean)
+    with pytest.raises(ValueError, match="train without --cutout"):
+        with_cutout(record.load("train", root=root), 8, record.mean)
+    with pytest.raises(ValueError, match="give --cutout 32 or less"):
+        with_cutout(record.load("train", root=root, augment=True), 33, record.mean)
 
 
 def test_dataset_rejects_inconsistent_tensors():

@@ -1,4 +1,4 @@
-"""A method's recipe may change engine settings (FFCL: no augmentation); explicit arguments win."""
+"""Engine settings: a method's recipe may change them (FFCL: no augmentation), explicit arguments win; cutout."""
 
 from __future__ import annotations
 
@@ -60,3 +60,19 @@ def test_method_default_applies_and_explicit_argument_wins(tmp_path):
 def test_unknown_engine_default_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="augmentation"):
         _train(tmp_path, "bad", "misdeclared_ce")
+
+
+def test_cutout_reaches_the_data_is_recorded_and_stays_the_runs(tmp_path):
+    engine, crop_only = _train(tmp_path, "crop", "unaugmented_ce", augment=True)
+    assert engine["cutout"] == 0
+    engine, cut = _train(tmp_path, "cut", "unaugmented_ce", augment=True, cutout=4)
+    assert engine["cutout"] == 4
+    assert any(not torch.equal(crop_only[k], cut[k]) for k in cut)
+    with pytest.raises(ConfigError, match="cutout: run 4, now 2"):
+        neurozoo.train("unaugmented_ce", ARCH, DATASET, epochs=2, resume=tmp_path / "cut", cutout=2)
+
+
+def test_cutout_is_refused_where_the_method_turns_augmentation_off(tmp_path):
+    with pytest.raises(ConfigError, match="drop --cutout or allow augmentation"):
+        _train(tmp_path, "method_default", "unaugmented_ce", cutout=4)
+    assert not (tmp_path / "method_default").exists()

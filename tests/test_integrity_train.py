@@ -143,6 +143,8 @@ def test_a_folder_with_a_checkpoint_or_other_files_is_never_cleared(tmp_path, ca
         (["--set", "lr"], "--set expects KEY=VALUE"),
         (["--arch-set", "width={1, 2}"], "width must be an int, got {1, 2}"),
         (["--arch-set", "width=-4"], "cannot be built with options {'width': -4}"),
+        (["--cutout", "-1"], "cutout must be a non-negative int, got -1"),
+        (["--no-augment", "--cutout", "8"], "cutout 8 adds to the training augmentation"),
     ],
 )
 def test_recipe_and_architecture_options_are_checked_before_any_data(tmp_path, capsys, monkeypatch, args, message):

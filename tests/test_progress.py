@@ -57,6 +57,9 @@ def test_the_start_line_says_what_runs_where():
                           device="cpu", threads=2, resumed=True)
     assert held_out.startswith("resuming runs/x: method hah, arch hah_vgg16, dataset cifar10; 20 epoch(s) over every "
                                "training image less a 10% validation split, batch 128,")
+    cut = start_line("runs/x", method="baseline", arch="resnet18", dataset="cifar10", epochs=15, device="cpu",
+                     settings={"batch_size": 128, "seed": 0, "cutout": 8, "precision": "bf16"}, threads=2, resumed=False)
+    assert "batch 128, seed 0, cutout 8; precision bf16;" in cut
 
 
 def test_the_start_line_comes_before_the_data_is_read(tmp_path, capsys):

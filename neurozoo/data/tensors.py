@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
+from torchvision.transforms import v2
 
 # images (B, C, H, W) uint8 -> augmented images (B, C, H, W) uint8
 BatchAugment = Callable[[torch.Tensor], torch.Tensor]
@@ -48,6 +49,37 @@ class RandomCropFlip:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(padding={self.padding}, flip={self.flip})"
+
+
+class Cutout:
+    """Blanks one random ``size`` x ``size`` square per image (DeVries & Taylor 2017, arXiv:1708.04552).
+
+    As in the paper the square's centre is uniform over the image, so near a border only part of it
+    falls inside, and it is filled with the dataset mean (``fill``, one uint8 value per channel), which
+    is 0 after the model's normalisation. Drawn per image from torch's global generator, for the
+    reason given in :class:`RandomCropFlip` (``v2.RandomErasing`` draws one box per call).
+    """
+
+    def __init__(self, size: int, fill: Sequence[int]):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"cutout size must be a positive int, got {size!r}")
+        self.size = size
+        self.fill = tuple(fill)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = images.shape
+        if len(self.fill) != c:
+            raise ValueError(f"cutout fill has {len(self.fill)} value(s) for {c}-channel images")
+        top = torch.randint(0, h, (n, 1, 1)) - self.size // 2
+        left = torch.randint(0, w, (n, 1, 1)) - self.size // 2
+        rows = torch.arange(h).view(1, h, 1) - top
+        cols = torch.arange(w).view(1, 1, w) - left
+        square = (rows >= 0) & (rows < self.size) & (cols >= 0) & (cols < self.size)  # (n, h, w)
+        fill = torch.tensor(self.fill, dtype=images.dtype).view(1, c, 1, 1)
+        return torch.where(square.unsqueeze(1), fill, images)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, fill={self.fill})"
 
 
 class ImageTensorDataset(TorchDataset):
@@ -98,3 +130,17 @@ class ImageTensorDataset(TorchDataset):
             f"{type(self).__name__}(n={len(self)}, image_shape={tuple(self.images.shape[1:])}, "
             f"masks={self.masks is not None}, augment={self.augment!r})"
         )
+
+
+def with_cutout(dataset: TorchDataset, size: int, mean: Sequence[float]) -> ImageTensorDataset:
+    """``dataset`` (an augmented :class:`ImageTensorDataset`) with :class:`Cutout` after its augmentation;
+    ``mean`` is the dataset's per-channel mean in [0, 1], the fill."""
+    if not isinstance(dataset, ImageTensorDataset) or dataset.augment is None:
+        raise ValueError(f"cutout needs a dataset that augments whole batches of images, got {dataset!r}; "
+                         "train without --cutout")
+    side = min(dataset.images.shape[2:])
+    if size > side:
+        raise ValueError(f"cutout {size} is larger than the {side}-pixel images; give --cutout {side} or less")
+    cutout = Cutout(size, fill=[round(m * 255) for m in mean])
+    dataset.augment = v2.Compose([dataset.augment, cutout])  # calls plain callables in turn
+    return dataset

@@ -61,6 +61,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-limit", type=int, help="test on the first N test images (0: no test evaluation)")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                    help="train on the images as they are (no random crop/flip)")
+    p.add_argument("--cutout", type=int, metavar="N",
+                   help="also blank one random NxN square of each training image, filled with the dataset mean "
+                   "(DeVries & Taylor 2017; default 0: off)")
     p.add_argument("--val-fraction", type=float,
                    help="hold out this fraction of the training images as a seeded validation split")
     p.add_argument("--select", choices=("last", "best"),
@@ -95,6 +98,7 @@ def run(args) -> int:
             device=args.device, precision=args.precision, channels_last=args.channels_last, seed=args.seed,
             data_dir=args.data_dir, limit=args.limit, eval_limit=args.eval_limit, num_workers=args.num_workers,
             val_fraction=args.val_fraction, select=args.select, augment=args.augment,
+            cutout=args.cutout,
             options=options, arch_kwargs=arch_kwargs or None,
         )
     except TrainingInterrupted as exc:

@@ -24,9 +24,10 @@ def start_line(folder: str | Path, *, method: str, arch: str, dataset: str, epoc
     if settings.get("val_fraction"):
         images += f" less a {settings['val_fraction']:.0%} validation split"
     layout = ", channels_last" if settings.get("channels_last") else ""
+    cutout = f", cutout {settings['cutout']}" if settings.get("cutout") else ""
     return (
         f"{'resuming' if resumed else 'training'} {folder}: method {method}, arch {arch}, dataset {dataset}; "
-        f"{epochs} epoch(s) over {images}, batch {settings['batch_size']}, seed {settings['seed']}; "
+        f"{epochs} epoch(s) over {images}, batch {settings['batch_size']}, seed {settings['seed']}{cutout}; "
         f"precision {settings['precision']}{layout}; {device}, {threads} thread(s)"
     )
 

@@ -25,6 +25,7 @@ import torch
 from neurozoo import registry
 from neurozoo.build_checks import check_arch_options
 from neurozoo.errors import ConfigError
+from neurozoo.data.tensors import with_cutout
 from neurozoo.training.data import TrainBatches, eval_loader, first
 from neurozoo.training.devices import resolve_device
 from neurozoo.training.distributed import (
@@ -47,10 +48,10 @@ from neurozoo.training.seeding import restore_rng_state, rng_state, seed_everyth
 from neurozoo.training.validation import CRITERION, BestEpoch, check_validation, split_train_val
 
 DEFAULTS = {"batch_size": 128, "seed": 0, "precision": "bf16", "channels_last": True, "limit": None, "eval_limit": None,
-            "val_fraction": None, "select": "last", "augment": True}
+            "val_fraction": None, "select": "last", "augment": True, "cutout": 0}
 # settings that change the trained (or published) weights: a resumed run must keep the values it started with
 IDENTITY = ("batch_size", "seed", "precision", "channels_last", "limit", "world_size", "val_fraction", "select",
-            "augment")
+            "augment", "cutout")
 STATE_FORMAT = 1
 LOSS_READ_EVERY = 10  # steps between reading the loss for the progress bar (a device sync on GPU)
 
@@ -75,6 +76,7 @@ def train(
     val_fraction: float | None = None,
     select: str | None = None,
     augment: bool | None = None,
+    cutout: int | None = None,
     num_workers: int = 0,
     options: dict[str, Any] | None = None,
     arch_kwargs: dict[str, Any] | None = None,
@@ -90,7 +92,8 @@ def train(
     ``val_fraction`` holds out that fraction of the (limited) training images as a seeded
     validation split, evaluated after every epoch; ``select="best"`` then publishes the weights
     of the best validation epoch instead of the last (see ``neurozoo.training.validation``).
-    ``augment=False`` trains on the images as they are (no random crop/flip). A method may change
+    ``augment=False`` trains on the images as they are (no random crop/flip); ``cutout=N`` adds one
+    blanked N x N square per training image to the augmentation (``neurozoo.data.tensors.Cutout``). A method may change
     the defaults of these settings to its paper's recipe (``TrainingMethod.engine_defaults``).
     ``batch_size`` is per process under torchrun. The final model is saved in the published
     format at the run folder's root: ``neurozoo.load(run_folder)`` loads it.
@@ -105,7 +108,7 @@ def train(
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     requested = {"batch_size": batch_size, "seed": seed, "precision": precision, "channels_last": channels_last,
                  "limit": limit, "eval_limit": eval_limit, "val_fraction": val_fraction, "select": select,
-                 "augment": augment}
+                 "augment": augment, "cutout": cutout}
     _check_settings(requested, num_workers)
     recipe_args = _recipe_args(options, epochs=epochs, lr=lr)
 
@@ -123,6 +126,9 @@ def train(
     else:
         settings = {**DEFAULTS, **_method_engine_defaults(method_record),
                     **{k: v for k, v in requested.items() if v is not None}, "world_size": world_size}
+    if settings["cutout"] and not settings["augment"]:
+        raise ConfigError(f"cutout {settings['cutout']} adds to the training augmentation, which this run turns off "
+                          "(augment=False: --no-augment or the method's default); drop --cutout or allow augmentation")
 
     seed_everything(settings["seed"])
     trainer = method_record.trainer(**({**stored["recipe"], **recipe_args} if stored else recipe_args))
@@ -158,7 +164,10 @@ def train(
         engine = build_engine(method, arch, dataset, trainer=trainer, arch_kwargs=arch_kwargs, device=device,
                               precision=settings["precision"], channels_last=settings["channels_last"], info=info)
         pin = device.type == "cuda"
-        train_set = first(dataset_record.load("train", root=data_dir, augment=settings["augment"]), settings["limit"])
+        train_set = dataset_record.load("train", root=data_dir, augment=settings["augment"])
+        if settings["cutout"]:
+            train_set = with_cutout(train_set, settings["cutout"], dataset_record.mean)
+        train_set = first(train_set, settings["limit"])
         validation = None
         if settings["val_fraction"] is not None:
             plain_train = first(dataset_record.load("train", root=data_dir, augment=False), settings["limit"])
@@ -339,6 +348,7 @@ def _check_settings(requested: dict[str, Any], num_workers: int) -> None:
     positive_int("batch_size", requested["batch_size"])
     positive_int("limit", requested["limit"])
     positive_int("eval_limit", requested["eval_limit"], allow_zero=True)
+    positive_int("cutout", requested["cutout"], allow_zero=True)
     positive_int("num_workers", num_workers, allow_zero=True)
     if requested["seed"] is not None and (not isinstance(requested["seed"], int) or isinstance(requested["seed"], bool)):
         raise ValueError(f"seed must be an int, got {requested['seed']!r}")
