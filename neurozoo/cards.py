@@ -41,6 +41,7 @@ from neurozoo.evaluation.report import readings
 from neurozoo.evaluation.runner import resolved_options
 from neurozoo.hub import MODEL_CARDS_DIR
 from neurozoo.records import Checkpoint, Claim
+from neurozoo.training.run import DEFAULTS as ENGINE_DEFAULTS
 from neurozoo.zoo import resolve
 
 RUN_CONFIG = "run.json"  # written by the training engine (neurozoo.training.runfolder)
@@ -61,8 +62,9 @@ def comparable_engine(engine: dict[str, Any]) -> dict[str, Any]:
     """The engine settings two runs of one budget share: without where they ran (``RUN_LOCATION``), and
     with the precision policy reduced to its autocast dtype, as the modules it keeps in float32 are
     named by the net's structure, which another arm or a method's baseline variant changes
-    (``net.body.conv1`` against ``net.backbone.body.conv1``)."""
-    found = {key: value for key, value in engine.items() if key not in RUN_LOCATION}
+    (``net.body.conv1`` against ``net.backbone.body.conv1``). A setting added to the engine after a run
+    was written (e.g. ``cutout``) reads as its default, as a resume of that run reads it."""
+    found = {key: value for key, value in {**ENGINE_DEFAULTS, **engine}.items() if key not in RUN_LOCATION}
     if isinstance(found.get("precision_policy"), dict):
         found["precision_policy"] = found["precision_policy"].get("autocast")
     return found

@@ -353,6 +353,15 @@ def test_a_comparison_trained_otherwise_than_its_checkpoint_is_refused(runs, tmp
     _write_run(folder, other, {"precision_policy": {**policy, "autocast": None}}, arch, **terms_off)
     with pytest.raises(neurozoo.ConfigError, match="engine.precision_policy None .checkpoint: 'bf16'."):
         build_card(folder, **TERMS)
+    # a run.json written before the engine had a setting reads as that setting's default, as a resume reads it
+    _write_run(folder, other, {"cutout": 0}, arch, **terms_off)
+    run = json.loads((folder / "run.json").read_text())
+    run["engine"].pop("cutout")
+    (folder / "run.json").write_text(json.dumps(run))
+    assert f"{kind} `stale` (same budget)" in build_card(folder, **TERMS)
+    _write_run(folder, other, {"cutout": 8}, arch, **terms_off)
+    with pytest.raises(neurozoo.ConfigError, match="engine.cutout 8 .checkpoint: 0."):
+        build_card(folder, **TERMS)
 
 
 def test_a_control_folder_mixing_checkpoints_is_refused(runs, tmp_path):
