@@ -32,6 +32,19 @@ CLAIMS = tuple(
     )
 )
 
+def _recipe(arch: str) -> Recipe:
+    """The recipe every arm of issue 20 was trained with (scripts/zoo/kuramoto_multimnist.sh): only the net differs."""
+    return Recipe(
+        command=f"neurozoo train kuramoto --arch {arch} --dataset {DATASET} --data-dir DATA --epochs 10 --batch-size 256 "
+                "--seed 0 --val-fraction 0.2 --select best --precision fp32 --set timesteps=15 --device cpu --out RUN",
+        epochs=10,
+        images_seen=480000,
+        batch_size=256,
+        precision="fp32 throughout, channels_last",
+        hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
+    )
+
+
 CHECKPOINTS = (
     Checkpoint(
         method="kuramoto",
@@ -45,17 +58,8 @@ CHECKPOINTS = (
         file_sizes={"model.safetensors": 430932, "config.json": 541},
         params=107467,
         gflops=0.0009543,
-        recipe=Recipe(
-            command="neurozoo train kuramoto --arch realnet --dataset multimnist_o25 --data-dir DATA --epochs 10 --batch-size 256 --seed 0 --val-fraction 0.2 --select best --precision fp32 --set timesteps=15 --device cpu --out RUN",
-            epochs=10,
-            images_seen=480000,
-            batch_size=256,
-            precision="fp32 throughout, channels_last",
-            hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
-        ),
-        license=License(
-            weights="mit",
-        ),
+        recipe=_recipe("realnet"),
+        license=License(weights="mit"),
         paper=PAPER,
         metrics={
             "exact_set": 0.5406,
@@ -92,17 +96,8 @@ CHECKPOINTS = (
         file_sizes={"model.safetensors": 492744, "config.json": 544},
         params=114676,
         gflops=0.6664,
-        recipe=Recipe(
-            command="neurozoo train kuramoto --arch komplexnet --dataset multimnist_o25 --data-dir DATA --epochs 10 --batch-size 256 --seed 0 --val-fraction 0.2 --select best --precision fp32 --set timesteps=15 --device cpu --out RUN",
-            epochs=10,
-            images_seen=480000,
-            batch_size=256,
-            precision="fp32 throughout, channels_last",
-            hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
-        ),
-        license=License(
-            weights="mit",
-        ),
+        recipe=_recipe("komplexnet"),
+        license=License(weights="mit"),
         paper=PAPER,
         metrics={
             "exact_set": 0.6559,
@@ -256,17 +251,8 @@ CHECKPOINTS = (
         file_sizes={"model.safetensors": 525904, "config.json": 547},
         params=122900,
         gflops=0.7985,
-        recipe=Recipe(
-            command="neurozoo train kuramoto --arch komplexnet_fb --dataset multimnist_o25 --data-dir DATA --epochs 10 --batch-size 256 --seed 0 --val-fraction 0.2 --select best --precision fp32 --set timesteps=15 --device cpu --out RUN",
-            epochs=10,
-            images_seen=480000,
-            batch_size=256,
-            precision="fp32 throughout, channels_last",
-            hardware="CPU: 2 cores of an AMD EPYC (Zen 5, cpu family 26), OMP_NUM_THREADS=2",
-        ),
-        license=License(
-            weights="mit",
-        ),
+        recipe=_recipe("komplexnet_fb"),
+        license=License(weights="mit"),
         paper=PAPER,
         metrics={
             "exact_set": 0.2978,
