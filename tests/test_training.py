@@ -183,6 +183,20 @@ def test_resuming_with_another_config_is_an_error(reference_run, capsys, args, m
     assert (reference_run / "state" / "training.pt").read_bytes() == before
 
 
+def test_a_run_from_before_an_option_existed_resumes_with_its_default(reference_run, tmp_path, capsys):
+    import shutil
+
+    old = shutil.copytree(reference_run, tmp_path / "old")
+    run = json.loads((old / "run.json").read_text())
+    del run["recipe"]["weight_decay_all"]  # the option came after this run.json was written
+    (old / "run.json").write_text(json.dumps(run))
+    argv = ["train", "baseline", "--arch", ARCH, "--dataset", DATASET, "--resume", str(old)]
+    assert cli.main([*argv, "--set", "weight_decay_all=true"]) == 2
+    assert "weight_decay_all: run False, now True" in capsys.readouterr().err
+    assert cli.main(argv) == 0
+    assert weights(old).keys() == weights(reference_run).keys()
+
+
 def test_a_finished_constant_rate_run_extended_ends_as_a_longer_run(tmp_path):
     constant = {"schedule": "constant"}
     longer = neurozoo.train("baseline", ARCH, DATASET, epochs=EPOCHS, batch_size=32, options=constant,

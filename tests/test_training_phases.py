@@ -11,7 +11,7 @@ import torch
 import neurozoo
 from neurozoo.training.engine import Engine
 from neurozoo.training.method import Phase, TrainingMethod
-from neurozoo.training.optim import schedule_span
+from neurozoo.training.optim import build_optimizer, schedule_span
 
 CPU = torch.device("cpu")
 STEPS_PER_EPOCH = 4
@@ -106,6 +106,17 @@ def test_resuming_inside_a_chain_restores_its_optimiser_and_schedule(saved_at):
     lrs += train(resumed, data, start=saved_at)
     assert lrs == reference_lrs
     assert all(torch.equal(a, b) for a, b in zip(weights(reference).values(), weights(resumed).values()))
+
+
+@pytest.mark.parametrize(("weight_decay_all", "undecayed"), [(False, {"0.bias", "1.weight", "1.bias"}), (True, set())])
+def test_weight_decay_spares_biases_and_norms_unless_weight_decay_all(weight_decay_all, undecayed):
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    optimizer = build_optimizer(replace(BASE, weight_decay=5e-4, weight_decay_all=weight_decay_all), net)
+    names = {id(p): n for n, p in net.named_parameters()}
+    decay = {names[id(p)]: group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert decay.keys() == set(names.values())
+    assert {n for n, d in decay.items() if d == 0} == undecayed
+    assert {n for n, d in decay.items() if d == 5e-4} == set(names.values()) - undecayed
 
 
 def test_warmup_rises_linearly_to_the_phase_lr_then_follows_the_schedule():

@@ -48,6 +48,8 @@ class Phase:
     lr: float
     optimizer: str = "adamw"
     weight_decay: float = 5e-4
+    # False: biases and normalisation parameters get no weight decay (timm's filter_bias_and_bn)
+    weight_decay_all: bool = False
     momentum: float = 0.9  # sgd only (nesterov)
     schedule: str = "cosine"
     milestones: tuple[int, ...] = ()  # "step": epochs (within the phase) where lr is multiplied by gamma
@@ -99,6 +101,7 @@ class TrainingMethod:
         "lr": 1e-3,
         "optimizer": "adamw",
         "weight_decay": 5e-4,
+        "weight_decay_all": False,
         "schedule": "onecycle",
         "label_smoothing": 0.0,
         "grad_clip": None,
@@ -108,7 +111,8 @@ class TrainingMethod:
         "epochs": "epochs of training",
         "lr": "peak learning rate",
         "optimizer": "sgd (Nesterov momentum 0.9), adam or adamw",
-        "weight_decay": "weight decay (none on biases and normalisation parameters)",
+        "weight_decay": "weight decay (none on biases and normalisation parameters unless weight_decay_all)",
+        "weight_decay_all": "true: weight decay on every parameter, biases and normalisation parameters included",
         "schedule": "learning-rate schedule: cosine, onecycle, step or constant",
         "label_smoothing": "label smoothing of the cross-entropy, in [0, 1)",
         "grad_clip": "clip the gradient norm to this value (None: no clipping)",
@@ -171,6 +175,7 @@ class TrainingMethod:
                 lr=r["lr"],
                 optimizer=r["optimizer"],
                 weight_decay=r["weight_decay"],
+                weight_decay_all=r.get("weight_decay_all", False),  # methods may drop the option
                 schedule=r["schedule"],
                 grad_clip=r.get("grad_clip"),  # methods whose layers learn apart may drop this option
             )

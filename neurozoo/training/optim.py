@@ -1,7 +1,7 @@
 """The optimiser and learning-rate schedule of a :class:`~neurozoo.training.method.Phase`.
 
 Optimisers come from timm's factory: "sgd" is SGD with Nesterov momentum, and biases and
-normalisation parameters get no weight decay. Schedules step once per optimiser step, so a
+normalisation parameters get no weight decay unless the phase sets ``weight_decay_all``. Schedules step once per optimiser step, so a
 resume mid-epoch continues the curve exactly.
 
 A phase with ``continue_from_previous=True`` shares the optimiser and schedule of the phase
@@ -20,7 +20,7 @@ from neurozoo.training.method import Phase
 
 
 # what a continuing phase shares with the phase it continues (its loss and grad_clip may differ)
-_SHARED_FIELDS = ("optimizer", "lr", "weight_decay", "momentum", "schedule", "milestones", "gamma")
+_SHARED_FIELDS = ("optimizer", "lr", "weight_decay", "weight_decay_all", "momentum", "schedule", "milestones", "gamma")
 
 
 def schedule_span(phases: Sequence[Phase], index: int) -> range:
@@ -49,7 +49,8 @@ def build_optimizer(phase: Phase, modules: nn.Module) -> Optimizer:
     from timm.optim import create_optimizer_v2
 
     kwargs = {"momentum": phase.momentum} if phase.optimizer == "sgd" else {}
-    return create_optimizer_v2(modules, opt=phase.optimizer, lr=phase.lr, weight_decay=phase.weight_decay, **kwargs)
+    return create_optimizer_v2(modules, opt=phase.optimizer, lr=phase.lr, weight_decay=phase.weight_decay,
+                               filter_bias_and_bn=not phase.weight_decay_all, **kwargs)
 
 
 def build_scheduler(phase: Phase, optimizer: Optimizer, steps_per_epoch: int,

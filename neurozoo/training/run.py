@@ -137,10 +137,12 @@ def train(
                           "weights; set --epochs 1 or more")
     recipe = _jsonable(trainer.recipe)
     extension = None
-    if stored and recipe != stored["recipe"]:
-        changed = sorted(k for k in set(recipe) | set(stored["recipe"]) if recipe.get(k) != stored["recipe"].get(k))
+    # an option missing from an older run.json reads as the method's default, as the trainer was built
+    stored_recipe = {**_jsonable(type(trainer).options), **stored["recipe"]} if stored else None
+    if stored and recipe != stored_recipe:
+        changed = sorted(k for k in set(recipe) | set(stored_recipe) if recipe.get(k) != stored_recipe.get(k))
         if changed != ["epochs"]:
-            raise ConfigError(_mismatch_message(folder, [(k, stored["recipe"].get(k), recipe.get(k)) for k in changed]))
+            raise ConfigError(_mismatch_message(folder, [(k, stored_recipe.get(k), recipe.get(k)) for k in changed]))
         extension = _checked_extension(folder, stored, trainer)
 
     device = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
