@@ -1,8 +1,8 @@
 """The optimiser and learning-rate schedule of a :class:`~neurozoo.training.method.Phase`.
 
 Optimisers come from timm's factory: "sgd" is SGD with Nesterov momentum, and biases and
-normalisation parameters get no weight decay unless the phase sets ``weight_decay_all``. Schedules step once per optimiser step, so a
-resume mid-epoch continues the curve exactly.
+normalisation parameters get no weight decay unless the phase sets ``weight_decay_all``. Schedules
+step once per optimiser step, so a resume mid-epoch continues the curve exactly.
 
 A phase with ``continue_from_previous=True`` shares the optimiser and schedule of the phase
 before it: the phases of such a chain are one stretch of optimisation (momentum kept, one

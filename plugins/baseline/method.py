@@ -1,9 +1,10 @@
 """The baseline recipe: cross-entropy with the standard CIFAR training settings.
 
 SGD with Nesterov momentum 0.9, one-cycle learning rate peaking at 0.1 (batch 128), weight
-decay 5e-4 (not on biases and norm layers unless ``weight_decay_all``), label smoothing 0.1. Random crop + flip come with
-the dataset (``augment=True`` in ``neurozoo.data``). The loss and the loop are the protocol's
-plain behaviour (:class:`~neurozoo.training.method.TrainingMethod`); only the defaults differ.
+decay 5e-4 (not on biases and norm layers unless ``weight_decay_all``), label smoothing 0.1.
+Random crop + flip come with the dataset (``augment=True`` in ``neurozoo.data``). The loss and
+the loop are the protocol's plain behaviour (:class:`~neurozoo.training.method.TrainingMethod`);
+only the defaults differ.
 """
 
 from __future__ import annotations
