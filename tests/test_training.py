@@ -217,6 +217,20 @@ def test_a_finished_constant_rate_run_extended_ends_as_a_longer_run(tmp_path):
     assert run["extensions"] == [{"epochs_before": EPOCHS - 1, "epochs": EPOCHS}]
 
 
+def test_a_run_from_before_a_phase_field_existed_is_extended(tmp_path):
+    out = neurozoo.train("baseline", ARCH, DATASET, epochs=1, batch_size=32, options={"schedule": "constant"},
+                         eval_limit=0, out=tmp_path / "run")
+    run = json.loads((out / "run.json").read_text())
+    del run["recipe"]["weight_decay_all"]  # the option and its Phase field came after this run.json was written
+    for phase in run["phases"]:
+        del phase["weight_decay_all"]
+    (out / "run.json").write_text(json.dumps(run))
+    neurozoo.train("baseline", ARCH, DATASET, epochs=2, resume=out)
+    run = RunFolder(out).read_config()
+    assert run["extensions"] == [{"epochs_before": 1, "epochs": 2}]
+    assert run["phases"][0]["weight_decay_all"] is False and len(RunFolder(out).read_metrics()) == 2
+
+
 def test_a_method_that_derives_its_schedule_from_the_epochs_is_not_extended(tmp_path, monkeypatch, capsys):
     out = neurozoo.train("baseline", ARCH, DATASET, epochs=1, batch_size=32, options={"schedule": "constant"},
                          out=tmp_path / "run")

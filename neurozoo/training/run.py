@@ -16,7 +16,7 @@ import platform
 import signal
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from neurozoo.training.distributed import (
 )
 from neurozoo.training.engine import Engine, build_engine
 from neurozoo.training.interrupts import StopSignals, TrainingInterrupted
+from neurozoo.training.method import Phase
 from neurozoo.training.optim import schedule_span
 from neurozoo.training.precision import check_precision
 from neurozoo.training.progress import EpochProgress, print_start
@@ -414,7 +415,7 @@ def _checked_extension(folder: RunFolder, stored: dict[str, Any], trainer) -> di
         raise refuse("a run can be extended, not shortened")
     if not type(trainer).extendable:
         raise refuse(f"method {trainer.name!r} derives more than the length of its last phase from its epochs")
-    phases, stored_phases = trainer.phases(), stored["phases"]
+    phases, stored_phases = trainer.phases(), _stored_phases(stored)
     as_stored = _jsonable([asdict(p) for p in [*phases[:-1], replace(phases[-1], epochs=stored_phases[-1]["epochs"])]])
     if as_stored != stored_phases:
         raise refuse("its phases would change otherwise than the last one's length")
@@ -422,6 +423,13 @@ def _checked_extension(folder: RunFolder, stored: dict[str, Any], trainer) -> di
     if head.schedule != "constant":
         raise refuse(f"its {head.schedule} learning-rate schedule spans the epochs, so every step's rate would change")
     return {"epochs_before": before, "epochs": after}
+
+
+def _stored_phases(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's phases as its run.json holds them, a Phase field missing from an older run.json read as
+    its default (as the trainer that trained the run was built, like a missing recipe option)."""
+    defaults = _jsonable({f.name: f.default for f in fields(Phase) if f.default is not MISSING})
+    return [{**defaults, **phase} for phase in stored["phases"]]
 
 
 def _mismatch_message(folder: RunFolder, differences) -> str:
