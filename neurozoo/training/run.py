@@ -118,7 +118,7 @@ def train(
         folder = RunFolder(resume)
         if out is not None and Path(out).resolve() != folder.path.resolve():
             raise ValueError(f"out={out} and resume={resume} name different folders; a resumed run stays in its folder")
-        stored = folder.read_config()
+        stored = _with_defaults(folder.read_config(), method_record.trainer)
         settings = _resumed_settings(stored, folder, method, arch, dataset, requested, world_size)
         stored_arch_kwargs = stored.get("arch_kwargs", {})
         if arch_kwargs is not None and _jsonable(arch_kwargs) != stored_arch_kwargs:
@@ -138,12 +138,10 @@ def train(
                           "weights; set --epochs 1 or more")
     recipe = _jsonable(trainer.recipe)
     extension = None
-    # an option missing from an older run.json reads as the method's default, as the trainer was built
-    stored_recipe = {**_jsonable(type(trainer).options), **stored["recipe"]} if stored else None
-    if stored and recipe != stored_recipe:
-        changed = sorted(k for k in set(recipe) | set(stored_recipe) if recipe.get(k) != stored_recipe.get(k))
+    if stored and recipe != stored["recipe"]:
+        changed = sorted(k for k in set(recipe) | set(stored["recipe"]) if recipe.get(k) != stored["recipe"].get(k))
         if changed != ["epochs"]:
-            raise ConfigError(_mismatch_message(folder, [(k, stored_recipe.get(k), recipe.get(k)) for k in changed]))
+            raise ConfigError(_mismatch_message(folder, [(k, stored["recipe"].get(k), recipe.get(k)) for k in changed]))
         extension = _checked_extension(folder, stored, trainer)
 
     device = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
@@ -415,7 +413,7 @@ def _checked_extension(folder: RunFolder, stored: dict[str, Any], trainer) -> di
         raise refuse("a run can be extended, not shortened")
     if not type(trainer).extendable:
         raise refuse(f"method {trainer.name!r} derives more than the length of its last phase from its epochs")
-    phases, stored_phases = trainer.phases(), _stored_phases(stored)
+    phases, stored_phases = trainer.phases(), stored["phases"]
     as_stored = _jsonable([asdict(p) for p in [*phases[:-1], replace(phases[-1], epochs=stored_phases[-1]["epochs"])]])
     if as_stored != stored_phases:
         raise refuse("its phases would change otherwise than the last one's length")
@@ -425,11 +423,12 @@ def _checked_extension(folder: RunFolder, stored: dict[str, Any], trainer) -> di
     return {"epochs_before": before, "epochs": after}
 
 
-def _stored_phases(stored: dict[str, Any]) -> list[dict[str, Any]]:
-    """The run's phases as its run.json holds them, a Phase field missing from an older run.json read as
-    its default (as the trainer that trained the run was built, like a missing recipe option)."""
-    defaults = _jsonable({f.name: f.default for f in fields(Phase) if f.default is not MISSING})
-    return [{**defaults, **phase} for phase in stored["phases"]]
+def _with_defaults(stored: dict[str, Any], trainer_class) -> dict[str, Any]:
+    """A run.json as read, with a recipe option or Phase field that an older run.json lacks read as its
+    default, as the run's trainer was built then (and is built again on resume)."""
+    phase_defaults = _jsonable({f.name: f.default for f in fields(Phase) if f.default is not MISSING})
+    return {**stored, "recipe": {**_jsonable(trainer_class.options), **stored["recipe"]},
+            "phases": [{**phase_defaults, **phase} for phase in stored["phases"]]}
 
 
 def _mismatch_message(folder: RunFolder, differences) -> str:
